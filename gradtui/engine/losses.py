@@ -1,0 +1,121 @@
+"""Output layers fused with their loss, each numerically stable. L is the mean over the N examples.
+
+- ``softmax``: softmax + cross-entropy, logits (N, C), y int (N,)
+- ``sigmoid``: sigmoid + binary cross-entropy, logits (N, 1), y in {0, 1} (N,)
+- ``linear``:  identity + mean squared error, out (N, C), y (N, C); L = mean over N and C of (out - y)^2
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["LOSSES", "Loss", "make_loss"]
+
+
+class Loss:
+    name = ""
+    classification = True
+
+    def outputs(self, classes: int) -> int:
+        return classes
+
+    def forward(self, logits: np.ndarray, y: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def backward(self) -> np.ndarray:
+        """dL/dlogits for the last forward."""
+        raise NotImplementedError
+
+    def predict(self, logits: np.ndarray) -> np.ndarray:
+        """Class index per example (classification) or the prediction itself (regression)."""
+        raise NotImplementedError
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Per-class probabilities (N, C), classification only."""
+        raise NotImplementedError
+
+
+class SoftmaxCrossEntropy(Loss):
+    name = "softmax"
+
+    def forward(self, logits, y):
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        s = e.sum(axis=1, keepdims=True)
+        n = logits.shape[0]
+        rows = np.arange(n)
+        log_p = shifted[rows, y] - np.log(s[:, 0])
+        self._p, self._y = e / s, y
+        return float(-np.mean(log_p, dtype=np.float64))
+
+    def backward(self):
+        d = self._p.copy()
+        n = d.shape[0]
+        d[np.arange(n), self._y] -= 1
+        d /= n
+        return d
+
+    def predict(self, logits):
+        return logits.argmax(axis=1)
+
+    def probabilities(self, logits):
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+class SigmoidBinaryCrossEntropy(Loss):
+    name = "sigmoid"
+
+    def outputs(self, classes):
+        if classes != 2:
+            raise ValueError("a sigmoid output needs exactly 2 classes")
+        return 1
+
+    def forward(self, logits, y):
+        z = logits[:, 0]
+        t = y.astype(logits.dtype)
+        # BCE with logits: max(z, 0) - z t + log(1 + e^-|z|)
+        loss = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
+        self._z, self._t = z, t
+        return float(np.mean(loss, dtype=np.float64))
+
+    def backward(self):
+        z = self._z
+        e = np.exp(-np.abs(z))
+        s = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        return ((s - self._t) / z.shape[0])[:, None].astype(z.dtype, copy=False)
+
+    def predict(self, logits):
+        return (logits[:, 0] > 0).astype(np.intp)
+
+    def probabilities(self, logits):
+        z = logits[:, 0]
+        e = np.exp(-np.abs(z))
+        p1 = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        return np.stack([1 - p1, p1], axis=1)
+
+
+class MeanSquaredError(Loss):
+    name = "linear"
+    classification = False
+
+    def forward(self, out, y):
+        y = y.reshape(out.shape)
+        diff = out - y
+        self._diff = diff
+        return float(np.mean(diff * diff, dtype=np.float64))
+
+    def backward(self):
+        d = self._diff
+        return (2.0 / d.size) * d
+
+    def predict(self, out):
+        return out
+
+
+LOSSES: dict[str, type[Loss]] = {c.name: c for c in (SoftmaxCrossEntropy, SigmoidBinaryCrossEntropy, MeanSquaredError)}
+
+
+def make_loss(name: str) -> Loss:
+    return LOSSES[name]()
