@@ -203,10 +203,6 @@ class PReLU(Activation):
     def derivative(self, z):
         return np.where(z > 0, 1, self.alpha).astype(z.dtype)
 
-    @property
-    def max_deriv(self) -> float:  # type: ignore[override]
-        return float(max(1.0, np.max(np.abs(self.alpha)))) if self.alpha.size else 1.0
-
 
 class RReLU(Activation):
     """Randomised leaky ReLU: slope ~ U[1/8, 1/3] per element while training, the mean slope in eval."""

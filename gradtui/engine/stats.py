@@ -5,6 +5,7 @@ Everything here runs at the snapshot rate, never on every step.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,44 +94,56 @@ class Snapshot:
     steps_per_sec: float = math.nan
     boundary: Boundary | None = None
     output_grad_norm: float = math.nan
+    probe_step: int = 0  # the step at which the probe-set figures (histograms, dead, saturation, accuracy) were taken
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def depth(self) -> int:
         return len(self.layers)
 
+    def with_boundary(self, boundary: Boundary | None) -> Snapshot:
+        return dataclasses.replace(self, boundary=boundary)
+
+    def with_status(self, *, paused: bool, steps_per_sec: float) -> Snapshot:
+        return dataclasses.replace(self, paused=paused, steps_per_sec=steps_per_sec)
+
 
 def histogram(values: np.ndarray, bins: int, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
     """Counts of the finite ``values`` in ``bins`` equal bins over [lo, hi] (values outside are clipped in)."""
     v = values.ravel()
-    finite = np.isfinite(v)
-    if not finite.all():
-        v = v[finite]
-    if hi <= lo:
+    if not (np.isfinite(lo) and np.isfinite(hi)) or not np.isfinite(v.min() + v.max()):
+        v = v[np.isfinite(v)]
+    if not (hi > lo):
         hi = lo + 1.0
     edges = np.linspace(lo, hi, bins + 1)
-    counts = np.bincount(
-        np.clip(((v.astype(np.float64) - lo) * (bins / (hi - lo))).astype(np.intp), 0, bins - 1), minlength=bins
-    )
-    return edges, counts.astype(np.int64)
+    idx = ((v - v.dtype.type(lo)) * v.dtype.type(bins / (hi - lo))).astype(np.intp)
+    np.clip(idx, 0, bins - 1, out=idx)
+    return edges, np.bincount(idx, minlength=bins).astype(np.int64)
+
+
+def _finite_range(a: np.ndarray) -> tuple[float, float]:
+    """(min, max) of the finite entries (NaN propagates through min/max, so the slow path is only taken then)."""
+    lo, hi = float(a.min()), float(a.max())
+    if math.isfinite(lo) and math.isfinite(hi):
+        return lo, hi
+    finite = a[np.isfinite(a)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
 
 
 def _range_for(act: Activation, h: np.ndarray) -> tuple[float, float]:
+    """Histogram range of h: the activation's own bounds, [0, max] if never negative, else symmetric."""
     if act.bounds is not None:
         return act.bounds
-    finite = h[np.isfinite(h)]
-    if finite.size == 0:
-        return (0.0, 1.0)
+    lo, hi = _finite_range(h)
     if act.nonneg:
-        top = float(finite.max())
-        return (0.0, top if top > 0 else 1.0)
-    m = float(np.abs(finite).max())
+        return (0.0, hi if hi > 0 else 1.0)
+    m = max(abs(lo), abs(hi))
     return (-m, m) if m > 0 else (-1.0, 1.0)
 
 
 def _symmetric(z: np.ndarray) -> tuple[float, float]:
-    finite = z[np.isfinite(z)]
-    m = float(np.abs(finite).max()) if finite.size else 0.0
+    lo, hi = _finite_range(z)
+    m = max(abs(lo), abs(hi))
     return (-m, m) if m > 0 else (-1.0, 1.0)
 
 
@@ -149,18 +162,18 @@ def measure_probe(net: Network, x: np.ndarray, bins: int) -> ProbeResult:
         d = act.derivative(z)
         dead_mask = np.all(d == 0, axis=0) if act.can_die else np.zeros(act.units, dtype=bool)
         sat = float(np.mean(np.abs(d) < SATURATION_FRACTION * act.max_deriv)) if act.pieces == 1 else 0.0
-        h64 = h.astype(np.float64)
         edges, counts = histogram(h, bins, *_range_for(act, h))
         pre_edges, pre_counts = histogram(z, bins, *_symmetric(z))
         centres = ((pre_edges[:-1] + pre_edges[1:]) / 2).astype(z.dtype)[:, None]
         deriv = act.derivative(centres).astype(np.float64).mean(axis=1)  # a mean over units only for PReLU
-        finite = np.isfinite(h64)
+        mean = float(h.mean(dtype=np.float64))
+        std = math.sqrt(max(float(np.mean(np.square(h, dtype=np.float64))) - mean * mean, 0.0))
         layers.append(
             dict(
                 dead_mask=dead_mask,
                 saturation=sat,
-                mean=float(h64[finite].mean()) if finite.any() else math.nan,
-                std=float(h64[finite].std()) if finite.any() else math.nan,
+                mean=mean,
+                std=std,
                 hist=(edges, counts),
                 pre=(pre_edges, pre_counts),
                 deriv=deriv,

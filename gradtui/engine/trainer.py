@@ -83,6 +83,7 @@ class Trainer:
         self._loss_n = 0
         self._last_loss = math.nan
         self._measured: dict[str, Any] | None = None
+        self._probe: dict[str, Any] | None = None
         self._boundary = None
         self._last_batch: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -247,27 +248,46 @@ class Trainer:
         layers = [b.params() for b in net.blocks] + [net.out.params()]
         return [{name: g.copy() for name, _, g in params} for params in layers]
 
-    def snapshot(self, boundary: bool = False, paused: bool = False, steps_per_sec: float = math.nan) -> Snapshot:
-        """Measure now. ``boundary`` also recomputes the decision boundary (otherwise the last one is carried)."""
-        if self.diverged is None and (self._measured is None or self._measured["step"] != self.step_count):
-            self._measure_dry()
-        c = self.config
-        m = self._measured
+    def _measure_probe(self) -> dict[str, Any]:
+        """The distribution measurements: probe set (eval mode) and test set. The costly half of a snapshot."""
+        c, net = self.config, self.net
         with np.errstate(all="ignore"):
-            probe = measure_probe(self.net, self.X[self.probe_idx], c.hist_bins)
-            test_logits = self.net.forward(self.X_test, train=False)
-            test_loss = self.net.loss.forward(test_logits, self.y_test)
+            probe = measure_probe(net, self.X[self.probe_idx], c.hist_bins)
+            test_logits = net.forward(self.X_test, train=False)
+            test_loss = net.loss.forward(test_logits, self.y_test)
+        classification = net.loss.classification
         y_probe = self.y[self.probe_idx]
-        classification = self.net.loss.classification
-        acc = float(np.mean(self.net.loss.predict(probe.logits) == y_probe)) if classification else None
-        test_acc = float(np.mean(self.net.loss.predict(test_logits) == self.y_test)) if classification else None
-        layers = []
-        nan = math.nan
-        for i, (b, p) in enumerate(zip(self.net.blocks, probe.layers)):
-            since = self.dead_since[i]
+        for since, p in zip(self.dead_since, probe.layers):
             dead = p["dead_mask"]
             since[dead & (since < 0)] = self.step_count
             since[~dead] = -1
+            p["dead_since"] = since.copy()
+        return dict(
+            step=self.step_count,
+            layers=probe.layers,
+            accuracy=float(np.mean(net.loss.predict(probe.logits) == y_probe)) if classification else None,
+            test_loss=test_loss,
+            test_accuracy=float(np.mean(net.loss.predict(test_logits) == self.y_test)) if classification else None,
+        )
+
+    def snapshot(
+        self, *, probe: bool = True, boundary: bool = False, paused: bool = False, steps_per_sec: float = math.nan
+    ) -> Snapshot:
+        """Measure now and return an immutable Snapshot.
+
+        ``probe=False`` carries the last probe/test measurements (histograms, dead units, saturation, accuracy)
+        instead of taking them again -- they cost a forward pass over 512 + test examples -- while the gradient
+        figures are always those of the step just taken. ``Snapshot.probe_step`` says when the probe was measured.
+        ``boundary`` recomputes the decision boundary (otherwise the last one is carried).
+        """
+        if self.diverged is None and (self._measured is None or self._measured["step"] != self.step_count):
+            self._measure_dry()
+        if probe or self._probe is None:
+            self._probe = self._measure_probe()
+        m, pr = self._measured, self._probe
+        nan = math.nan
+        layers = []
+        for i, (b, p) in enumerate(zip(self.net.blocks, pr["layers"])):
             g, gb = m["norms"][i] if m else (nan, nan)
             layers.append(
                 LayerStats(
@@ -277,7 +297,7 @@ class Trainer:
                     bias_grad_norm=gb,
                     signal_norm=m["signals"][i] if m else nan,
                     update_ratio=m["ratios"][i] if m else nan,
-                    dead=int(dead.sum()),
+                    dead=int(p["dead_mask"].sum()),
                     saturation=p["saturation"],
                     mean=p["mean"],
                     std=p["std"],
@@ -286,23 +306,26 @@ class Trainer:
                     pre_edges=p["pre"][0],
                     pre_counts=p["pre"][1],
                     deriv=p["deriv"],
-                    dead_since=since.copy(),
+                    dead_since=p["dead_since"],
                 )
             )
         first, last = layers[0].signal_norm, layers[-1].signal_norm
         vanishing = first / last if last > 0 else nan
-        loss = self._loss_sum / self._loss_n if self._loss_n else (self._last_loss if self.run_step else test_loss)
+        if self._loss_n:
+            loss = self._loss_sum / self._loss_n
+        else:
+            loss = self._last_loss if self.run_step else pr["test_loss"]
         self._loss_sum, self._loss_n = 0.0, 0
         if boundary or self._boundary is None:
-            self._boundary = self._compute_boundary()
+            self.refresh_boundary()
         return Snapshot(
             step=self.step_count,
             run_step=self.run_step,
             loss=loss,
-            accuracy=acc,
-            test_loss=test_loss,
-            test_accuracy=test_acc,
-            config=c,
+            accuracy=pr["accuracy"],
+            test_loss=pr["test_loss"],
+            test_accuracy=pr["test_accuracy"],
+            config=self.config,
             layers=tuple(layers),
             events=tuple(self.events),
             vanishing_ratio=vanishing,
@@ -311,7 +334,16 @@ class Trainer:
             steps_per_sec=steps_per_sec,
             boundary=self._boundary,
             output_grad_norm=m["out"] if m else nan,
+            probe_step=pr["step"],
         )
+
+    @property
+    def boundary(self) -> Boundary | None:
+        return self._boundary
+
+    def refresh_boundary(self) -> None:
+        """Recompute the decision boundary (a forward pass over a grid of inputs)."""
+        self._boundary = self._compute_boundary()
 
     def _compute_boundary(self) -> Boundary | None:
         data = self.dataset

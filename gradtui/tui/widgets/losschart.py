@@ -1,0 +1,59 @@
+"""Panel 5, loss and accuracy: train (mini-batch mean) and test loss, probe and test accuracy, over steps, with the
+user's changes as vertical lines. Drawn with plotext, at most ``MAX_HZ`` times a second (it is the costly panel)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+
+from ..plot import line_chart
+from .base import Panel
+
+MAX_HZ = 2.0
+
+
+class LossChart(Panel):
+    TITLE = "Loss & accuracy"
+    HELP = "Loss (left axis, log) of train mini-batches and the test set; accuracy (right axis); | = a change."
+
+    def __init__(self, *, id=None):
+        super().__init__(id=id)
+        self._drawn_at = 0.0
+        self._cache: tuple | None = None
+
+    def data_key(self):
+        # redraw at most MAX_HZ per second: the key only moves on when enough time has passed
+        now = time.monotonic()
+        if self._cache is None or now - self._drawn_at >= 1.0 / MAX_HZ:
+            self._drawn_at = now
+            self._cache = (self.history.version if self.history else None,)
+        return self._cache
+
+    def draw(self, width: int, height: int) -> Text:
+        assert self.history is not None and self.snap is not None
+        h = self.history
+        xs, loss = h.series("loss")
+        txs, tloss = h.series("test_loss")
+        axs, acc = h.series("accuracy")
+        tax, tacc = h.series("test_accuracy")
+        if len(xs) < 2:
+            return Text("collecting points…", style="dim")
+        last = self.snap
+        title = Text(no_wrap=True)
+        title.append(f"loss {last.loss:.3g}", style="bold cyan")
+        title.append(f"  test {last.test_loss:.3g}", style="magenta")
+        if last.accuracy is not None:
+            title.append(f"  acc {last.accuracy:.0%}", style="bold green")
+            title.append(f"  test acc {last.test_accuracy:.0%}", style="yellow")
+        positive = all(v > 0 for v in loss + tloss)
+        chart = line_chart(
+            width,
+            height - 1,
+            [("train", xs, loss, "cyan"), ("test", txs, tloss, "magenta")],
+            markers=h.change_steps(),
+            ylog=positive,
+            right=[("acc", axs, acc, "green"), ("test acc", tax, tacc, "yellow")] if acc else [],
+            no_color=self.app.no_color,
+        )
+        return Text("\n").join([title, chart])
