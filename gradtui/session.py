@@ -12,6 +12,7 @@ measuring under 5 % of the time.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing as mp
 import os
@@ -55,90 +56,118 @@ class _Rate:
         return (steps - s0) / (now - t0) if now > t0 else math.nan
 
 
-def serve(conn: Connection, config: Config, hz: float = 10.0) -> None:
-    """The trainer loop. Messages in: ("change", Change), ("pause", bool), ("step",), ("hz", float), ("ack",),
-    ("stop",). Out: ("snapshot", Snapshot), ("problem", Problem)."""
+class _Run:
+    """One trainer in the loop, with its own pause switch and pacer."""
+
+    def __init__(self, config: Config, hz: float) -> None:
+        self.trainer = Trainer(config)
+        self.pacer = Pacer(hz=hz)
+        self.paused = False
+
+    @property
+    def active(self) -> bool:
+        return not self.paused and self.trainer.diverged is None
+
+
+def serve(conn: Connection, configs: Config | list[Config], hz: float = 10.0) -> None:
+    """The trainer loop, for one run or 2-4 twins stepped in lockstep (the same step counter while all run).
+
+    Messages in: ("change", run, Change), ("pause", run, bool), ("step", run), ("runs", [Config]) (replace all
+    runs: fresh from their seeds), ("hz", float), ("ack",), ("stop",); ``run`` is an index or None for all runs.
+    Out: ("snapshots", tuple[Snapshot, ...]) one per run, and ("problem", Problem).
+    """
     from .blas import set_blas_threads
 
+    configs = [configs] if isinstance(configs, Config) else list(configs)
+
+    def build(cfgs: list[Config]) -> list[_Run]:
+        made = [_Run(c, hz) for c in cfgs]
+        set_blas_threads(max(r.trainer.config.width for r in made))
+        return made
+
     try:
-        trainer = Trainer(config)
+        runs = build(configs)
     except Exception as e:  # a config the engine cannot build: say so, and wait for stop
         conn.send(("problem", Problem(f"could not start the trainer: {e}", fatal=True)))
         while conn.recv()[0] != "stop":
             pass
         return
-    set_blas_threads(trainer.config.width)
-    pacer = Pacer(hz=hz)
     rate = _Rate()
-    paused = False
-    credit = True  # may we send a snapshot?
-    force = True  # a snapshot is wanted now (start, after a change), whatever the pacer says
+    credit = True  # may we send snapshots?
+    force = True  # snapshots are wanted now (start, after a change), whatever the pacers say
     steps_total = 0
     sps = math.nan
 
-    def send_snapshot(full: bool) -> None:
+    def pick(i: int | None) -> list[_Run]:
+        return runs if i is None else runs[i : i + 1]
+
+    def send_snapshots(full: bool) -> None:
         nonlocal credit, force
-        snap = pacer.take(trainer, force_probe=full, paused=paused or trainer.diverged is not None, steps_per_sec=sps)
-        conn.send(("snapshot", snap))
+        snaps = tuple(r.pacer.take(r.trainer, force_probe=full, paused=not r.active, steps_per_sec=sps) for r in runs)
+        conn.send(("snapshots", snaps))
         credit, force = False, False
 
     while True:
         # 1. commands
-        timeout = 0.0 if (not paused and trainer.diverged is None) or (force and credit) else 0.1
+        any_active = any(r.active for r in runs)
+        timeout = 0.0 if any_active or (force and credit) else 0.1
         while conn.poll(timeout):
             timeout = 0.0
             msg = conn.recv()
             kind = msg[0]
-            if kind == "stop":
-                return
-            if kind == "ack":
-                credit = True
-            elif kind == "pause":
-                paused = bool(msg[1])
+            try:
+                if kind == "stop":
+                    return
+                if kind == "ack":
+                    credit = True
+                    continue
                 force = True
-            elif kind == "hz":
-                pacer = Pacer(hz=msg[1])
-            elif kind == "step":
-                try:
-                    trainer.step(measure=True)
-                    steps_total += 1
-                except Exception as e:
-                    conn.send(("problem", Problem(_describe(e))))
-                force = True
-            elif kind == "change":
-                try:
-                    before = trainer.config
-                    trainer.apply(msg[1])
-                    if trainer.config.width != before.width:
-                        set_blas_threads(trainer.config.width)
-                    pacer.reset()
-                except ConfigError as e:
-                    conn.send(("problem", Problem(str(e))))
-                except Exception as e:
-                    conn.send(("problem", Problem(_describe(e))))
-                force = True
+                if kind == "pause":
+                    for r in pick(msg[1]):
+                        r.paused = bool(msg[2])
+                elif kind == "hz":
+                    hz = msg[1]
+                    for r in runs:
+                        r.pacer = Pacer(hz=hz)
+                elif kind == "step":
+                    for r in pick(msg[1]):
+                        steps_total += r.trainer.step(measure=True)
+                elif kind == "runs":
+                    runs = build(msg[1])
+                elif kind == "change":
+                    for r in pick(msg[1]):
+                        r.trainer.apply(msg[2])
+                        r.pacer.reset()
+                    set_blas_threads(max(r.trainer.config.width for r in runs))
+            except ConfigError as e:
+                conn.send(("problem", Problem(str(e))))
+            except Exception as e:
+                conn.send(("problem", Problem(_describe(e))))
         # 2. training, in slices of POLL_EVERY seconds between looks at the pipe
         try:
-            if not paused and trainer.diverged is None:
+            if any(r.active for r in runs):
                 end = time.perf_counter() + POLL_EVERY
                 while True:
-                    due = credit and pacer.due()
-                    ok = trainer.step(measure=due)
-                    steps_total += ok
-                    if not ok:  # diverged: report it at once (below, when the UI has taken its last snapshot)
-                        force = True
-                        break
+                    due = credit and runs[0].pacer.due()
+                    stepped = 0
+                    for r in runs:
+                        if r.active:
+                            ok = r.trainer.step(measure=due)
+                            stepped += ok
+                            if not ok:  # diverged: report it at once (when the UI has taken its last snapshots)
+                                force = True
+                    steps_total += stepped
                     if due:
-                        sps = rate(time.perf_counter(), steps_total)
-                        send_snapshot(full=False)
+                        sps = rate(time.perf_counter(), steps_total) / max(1, len(runs))
+                        send_snapshots(full=False)
                         break
-                    if time.perf_counter() >= end:
+                    if force or time.perf_counter() >= end:
                         break
-            elif force and credit:
-                sps = math.nan if paused else sps
-                send_snapshot(full=True)
+            if force and credit:
+                send_snapshots(full=True)
         except Exception as e:  # an engine error: report it, pause, keep serving (the user may reset)
-            paused = True
+            for r in runs:
+                r.paused = True
             force = True
             conn.send(("problem", Problem(_describe(e))))
 
@@ -149,30 +178,37 @@ def _describe(e: BaseException) -> str:
     return f"engine error: {type(e).__name__}: {e}{where} - training paused"
 
 
-def _process_main(conn: Connection, config: Config, hz: float, log_path: str) -> None:
+def _process_main(conn: Connection, config: Config | list[Config], hz: float, log_path: str) -> None:
     """Child process entry: send our own prints and warnings to a log file, never to the dashboard's screen."""
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     sys.stdout = sys.stderr = open(fd, "w", buffering=1, closefd=False)  # noqa: SIM115
-    try:
+    with contextlib.suppress(EOFError, BrokenPipeError, KeyboardInterrupt):
         serve(conn, config, hz)
-    except (EOFError, BrokenPipeError, KeyboardInterrupt):
-        pass
 
 
 class Session:
     """The UI's handle on a running trainer. Not thread-safe: use it from one thread (the UI's)."""
 
-    def __init__(self, config: Config, *, mode: str = "process", hz: float = 10.0, log_path: str | None = None):
+    def __init__(
+        self,
+        config: Config | list[Config],
+        *,
+        mode: str = "process",
+        hz: float = 10.0,
+        log_path: str | None = None,
+    ):
         if mode not in ("process", "thread"):
             raise ValueError(f"mode must be 'process' or 'thread', not {mode!r}")
-        self.config = config
+        self.configs = [config] if isinstance(config, Config) else list(config)
+        self.config = self.configs[0]
         self.mode = mode
         self.hz = hz
         self.log_path = log_path or os.path.join(tempfile.gettempdir(), f"gradtui-trainer-{os.getpid()}.log")
         self._conn: Connection | None = None
         self._worker: Any = None
+        self._reported_exit = False
 
     def start(self) -> Session:
         """Start the trainer. In process mode, call this before the Textual app runs (see style.md)."""
@@ -180,10 +216,10 @@ class Session:
         if self.mode == "process":
             ctx = mp.get_context("spawn")
             self._worker = ctx.Process(
-                target=_process_main, args=(theirs, self.config, self.hz, self.log_path), daemon=True
+                target=_process_main, args=(theirs, self.configs, self.hz, self.log_path), daemon=True
             )
         else:
-            self._worker = threading.Thread(target=serve, args=(theirs, self.config, self.hz), daemon=True)
+            self._worker = threading.Thread(target=serve, args=(theirs, self.configs, self.hz), daemon=True)
         self._worker.start()
         self._conn = ours
         return self
@@ -195,43 +231,53 @@ class Session:
     def _send(self, *msg: Any) -> None:
         if self._conn is None:
             return
-        try:
+        with contextlib.suppress(BrokenPipeError, OSError):
             self._conn.send(msg)
-        except (BrokenPipeError, OSError):
-            pass
 
-    def apply(self, change: Change) -> None:
-        self._send("change", change)
+    def apply(self, change: Change, run: int | None = None) -> None:
+        """Apply ``change`` to run ``run`` (an index), or to every run."""
+        self._send("change", run, change)
 
-    def pause(self, paused: bool) -> None:
-        self._send("pause", paused)
+    def pause(self, paused: bool, run: int | None = None) -> None:
+        self._send("pause", run, paused)
 
-    def step_once(self) -> None:
-        self._send("step")
+    def step_once(self, run: int | None = None) -> None:
+        self._send("step", run)
+
+    def set_runs(self, configs: list[Config]) -> None:
+        """Replace the runs by fresh ones (twins in lockstep: the same seed, data and batch order)."""
+        self.configs = list(configs)
+        self._send("runs", self.configs)
 
     def set_hz(self, hz: float) -> None:
         self._send("hz", hz)
 
-    def poll(self) -> tuple[Snapshot | None, list[Problem]]:
-        """Everything that arrived since the last poll: the newest snapshot (older ones dropped) and problems."""
-        snap, problems = None, []
+    def poll_all(self) -> tuple[tuple[Snapshot, ...] | None, list[Problem]]:
+        """Everything that arrived since the last poll: the newest snapshots (one per run; older ones dropped)
+        and the problems."""
+        snaps, problems = None, []
         conn = self._conn
         if conn is None:
             return None, []
         try:
             while conn.poll(0):
                 kind, payload = conn.recv()
-                if kind == "snapshot":
-                    snap = payload
+                if kind == "snapshots":
+                    snaps = payload
                 else:
                     problems.append(payload)
         except (EOFError, OSError):
-            if not getattr(self, "_reported_exit", False):
+            if not self._reported_exit:
                 self._reported_exit = True
                 problems.append(Problem(f"the trainer stopped unexpectedly (log: {self.log_path})", fatal=True))
-        if snap is not None:
+        if snaps is not None:
             self._send("ack")
-        return snap, problems
+        return snaps, problems
+
+    def poll(self) -> tuple[Snapshot | None, list[Problem]]:
+        """Like ``poll_all``, for the first run only."""
+        snaps, problems = self.poll_all()
+        return (snaps[0] if snaps else None), problems
 
     def wait(self, timeout: float = 10.0) -> tuple[Snapshot | None, list[Problem]]:
         """Block until something arrives (for scripts and the headless benchmarks, not for the UI)."""

@@ -162,4 +162,7 @@ def _check_float(
     ok_lo = value >= lo if allow_zero else value > lo
     ok_hi = value <= hi if closed_hi else value < hi
     if not (ok_lo and ok_hi):
-        raise ConfigError(f"{name} must be {'>=' if allow_zero else '>'} {lo:g} and {'<=' if closed_hi else '<'} {hi:g}, not {value:g}")
+        raise ConfigError(
+            f"{name} must be {'>=' if allow_zero else '>'} {lo:g} and {'<=' if closed_hi else '<'} {hi:g}, "
+            f"not {value:g}"
+        )

@@ -8,7 +8,6 @@ returns an immutable Snapshot; ``apply(change)`` changes the run between steps (
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,7 +206,9 @@ class Trainer:
             self._build()
             return self._event("change", text + " (rebuilt)")
         if change.field == "optimizer":
-            self.opt = make_optimiser(new.optimizer, self.net.params(), new.lr, new.weight_decay, new.clip, new.momentum)
+            self.opt = make_optimiser(
+                new.optimizer, self.net.params(), new.lr, new.weight_decay, new.clip, new.momentum
+            )
         else:
             self.opt.lr, self.opt.weight_decay, self.opt.clip = new.lr, new.weight_decay, new.clip
             self.opt.momentum = new.momentum
@@ -311,10 +312,9 @@ class Trainer:
             )
         first, last = layers[0].signal_norm, layers[-1].signal_norm
         vanishing = first / last if last > 0 else nan
-        if self._loss_n:
-            loss = self._loss_sum / self._loss_n
-        else:
-            loss = self._last_loss if self.run_step else pr["test_loss"]
+        # the mean mini-batch loss since the last snapshot (before any step: the test loss at initialisation)
+        before = self._last_loss if self.run_step else pr["test_loss"]
+        loss = self._loss_sum / self._loss_n if self._loss_n else before
         self._loss_sum, self._loss_n = 0.0, 0
         if boundary or self._boundary is None:
             self.refresh_boundary()
@@ -355,8 +355,9 @@ class Trainer:
                 x0, x1 = float(X.min()), float(X.max())
                 xs = np.linspace(x0, x1, 200)
                 ys = self.net.forward(xs[:, None].astype(self.net.dtype), train=False)[:, 0].astype(np.float64)
-                y0, y1 = float(min(data.y_train.min(), np.nanmin(ys) if np.isfinite(ys).any() else 0)), float(
-                    max(data.y_train.max(), np.nanmax(ys) if np.isfinite(ys).any() else 0)
+                y0, y1 = (
+                    float(min(data.y_train.min(), np.nanmin(ys) if np.isfinite(ys).any() else 0)),
+                    float(max(data.y_train.max(), np.nanmax(ys) if np.isfinite(ys).any() else 0)),
                 )
                 return Boundary((x0, x1, y0, y1), None, None, xs, ys, pts, labels, self.step_count)
             if data.input_dim != 2:

@@ -9,19 +9,22 @@ from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Container
+from textual.containers import Container, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ..engine import ACTIVATIONS, Change, Config, ConfigError, Snapshot
 from ..engine.data import available_datasets
 from ..engine.optim import OPTIMISERS
+from ..record import Recorder
+from ..replay import ReplaySession
 from ..session import Session
 from .history import History
 from .screens import ActivationPicker, HelpScreen
 from .widgets.activations import ActivationStrips, LayerHistogram
 from .widgets.base import Panel
 from .widgets.boundary import BoundaryPanel
+from .widgets.compare import RUN_NAMES, CompareDiff, CompareLoss, run_label
 from .widgets.flow import GradientFlow
 from .widgets.heatmap import GradientHeatmap
 from .widgets.losschart import LossChart
@@ -74,37 +77,80 @@ class GradTUI(App):
         Binding("up", "select(1)", "Layer up", show=False),
         Binding("down", "select(-1)", "Layer down", show=False),
         *[Binding(str(k + 1), f"view({k})", VIEW_NAMES[k], show=False) for k in range(len(VIEWS))],
+        Binding("f", "fork", "Fork twin", tooltip="Fork the run into a twin (compare side by side)"),
+        Binding("F", "unfork", "Unfork", show=False, tooltip="Back to one run (the selected twin)"),
+        Binding("t", "target", "Next twin", show=False, tooltip="Select which twin the keys change"),
+        Binding("P", "pause_all", "Pause all", show=False),
+        Binding("R", "record", "Record", show=False, tooltip="Start/stop recording the snapshots to a .jsonl file"),
+        Binding("right", "seek(1)", "Step →", show=False),
+        Binding("left", "seek(-1)", "← Step", show=False),
+        Binding("home", "seek_to(0)", "Start", show=False),
+        Binding("end", "seek_to(-1)", "End", show=False),
+        Binding("e", "event(1)", "Next event", show=False),
+        Binding("E", "event(-1)", "Prev event", show=False),
+        Binding("greater_than_sign", "speed(1)", "Faster", show=False, key_display=">"),
+        Binding("less_than_sign", "speed(-1)", "Slower", show=False, key_display="<"),
         Binding("s", "save_svg", "Screenshot", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, session: Session, *, fps: float = 10.0, config: Config | None = None) -> None:
+    def __init__(self, session: Session | ReplaySession, *, fps: float = 10.0, config: Config | None = None) -> None:
         super().__init__()
         self.session = session
         self.fps = fps
-        self.config = config if config is not None else session.config  # what the user asked for
+        self.replay = session if isinstance(session, ReplaySession) else None
+        self.run_configs: list[Config] = list(session.configs)  # what the user asked for, per run
+        if config is not None:
+            self.run_configs[0] = config
+        self.target = 0  # the run that keys change (compare mode)
         self.snap: Snapshot | None = None
+        self.snaps: tuple[Snapshot, ...] = ()
         self.history = History()
+        self.histories = [History() for _ in self.run_configs]
         self.selected = 0
         self.view: int | None = None  # zoomed panel (large terminals), or the panel shown (compact)
         self.compact_view = 0
         self.paused = False
+        self.recorder: Recorder | None = None
         self._waiters: list[tuple[Callable[[Snapshot], bool], asyncio.Future]] = []
+
+    @property
+    def compare(self) -> bool:
+        return len(self.run_configs) > 1
+
+    @property
+    def config(self) -> Config:
+        return self.run_configs[self.target]
+
+    @config.setter
+    def config(self, value: Config) -> None:
+        self.run_configs[self.target] = value
 
     # ---- composition ---------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield Static(id="views")
-        with Container(id="panels"):
-            yield GradientFlow(id="flow").add_class("panel", "view")
-            yield GradientHeatmap(id="heatmap").add_class("panel", "view")
-            with Container(id="activations", classes="view"):
-                yield ActivationStrips(id="strips").add_class("panel")
-                yield LayerHistogram(id="layerhist").add_class("panel")
-            yield UnitsPanel(id="units").add_class("panel", "view")
-            yield LossChart(id="loss").add_class("panel", "view")
-            yield BoundaryPanel(id="boundary").add_class("panel", "view")
+        if self.compare:
+            with Horizontal(id="runs"):
+                for i in range(len(self.run_configs)):
+                    with Vertical(classes="run" + (" -target" if i == self.target else ""), id=f"run-{i}"):
+                        yield Static(run_label(i, None), classes="run-title")
+                        yield GradientFlow(id=f"flow-{i}").add_class("panel")
+                        yield GradientHeatmap(id=f"heatmap-{i}").add_class("panel")
+            with Horizontal(id="compare-bottom"):
+                yield CompareLoss(id="compare-loss").add_class("panel")
+                yield CompareDiff(id="compare-diff").add_class("panel")
+        else:
+            with Container(id="panels"):
+                yield GradientFlow(id="flow").add_class("panel", "view")
+                yield GradientHeatmap(id="heatmap").add_class("panel", "view")
+                with Container(id="activations", classes="view"):
+                    yield ActivationStrips(id="strips").add_class("panel")
+                    yield LayerHistogram(id="layerhist").add_class("panel")
+                yield UnitsPanel(id="units").add_class("panel", "view")
+                yield LossChart(id="loss").add_class("panel", "view")
+                yield BoundaryPanel(id="boundary").add_class("panel", "view")
         yield Static(id="too-small")
         yield AlertsLine(id="alerts")
         yield Footer()
@@ -134,6 +180,10 @@ class GradTUI(App):
         self._show_view()
 
     def _show_view(self) -> None:
+        if self.compare:
+            self.screen.set_class(False, "-zoom")
+            self.screen.set_class(False, "-compact")
+            return
         compact = self.screen.has_class("-compact")
         current = self.compact_view if compact else self.view
         self.screen.set_class(not compact and self.view is not None, "-zoom")
@@ -145,31 +195,82 @@ class GradTUI(App):
 
     # ---- snapshots in --------------------------------------------------------------------------------------------
     def poll(self) -> None:
-        snap, problems = self.session.poll()
+        snaps, problems = self.session.poll_all()
         for p in problems:
             self.query_one(AlertsLine).say(p.text, "error")
-            if self.snap is not None:
-                self.config = self.snap.config  # a refused change: show what is really running
-        if snap is not None:
-            self.show_snapshot(snap)
+            if self.snaps:
+                self.run_configs = [s.config for s in self.snaps]  # a refused change: show what really runs
+        if snaps is None:
+            return
+        if self.compare:
+            self.show_runs(snaps)
+        else:
+            self.show_snapshot(snaps[0])
+
+    def _status_mode(self) -> str:
+        if self.replay is not None:
+            return self.replay.describe()
+        parts = []
+        if self.compare:
+            parts.append(f"compare: keys change run {RUN_NAMES[self.target]}")
+        if self.recorder is not None:
+            parts.append(f"● REC {self.recorder.lines}")
+        return "  ".join(parts) or "live"
 
     def show_snapshot(self, snap: Snapshot) -> None:
         """Route one snapshot to every panel (each redraws only if what it draws changed)."""
-        first = self.snap is None
         prev = self.snap
         self.snap = snap
+        self.snaps = (snap,)
         if prev is not None and prev.config != snap.config and snap.config == self.config:
             self.query_one(AlertsLine).say("")  # the change went through: clear an old message
-        if first:
+        if prev is None or self.replay is not None:
             self.config = snap.config
-        self.paused = snap.paused and snap.diverged is None and self.paused
         self.selected = min(self.selected, len(snap.layers) - 1)
-        self.history.add(snap)
+        if self.replay is not None:
+            rebuild, passed = self.replay.history_update()
+            if rebuild:
+                self.history.clear()
+            for s in passed:
+                self.history.add(s)
+        else:
+            self.history.add(snap)
+        if self.recorder is not None:
+            self.recorder.write(snap)
         with self.batch_update():
             for panel in self.panels:
                 panel.show(snap, self.history, self.selected)
-            self.query_one(StatusBar).show(self.config, snap)
+            self.query_one(StatusBar).show(self.config, snap, self._status_mode())
             self.query_one(AlertsLine).show(snap)
+        self._resolve(snap)
+
+    def show_runs(self, snaps: tuple[Snapshot, ...]) -> None:
+        """Compare mode: each run's column draws its own snapshot; the bottom panels draw them all."""
+        first = not self.snaps
+        self.snaps = snaps
+        self.snap = snaps[self.target] if self.target < len(snaps) else snaps[0]
+        if first:
+            self.run_configs = [s.config for s in snaps]
+        with self.batch_update():
+            for i, s in enumerate(snaps):
+                if i >= len(self.histories):
+                    break
+                self.histories[i].add(s)
+                try:
+                    self.query_one(f"#run-{i} .run-title", Static).update(
+                        ("▶ " if i == self.target else "  ") + run_label(i, s) + ("  ⏸" if s.paused else "")
+                    )
+                    self.query_one(f"#flow-{i}", GradientFlow).show(s, self.histories[i], self.selected)
+                    self.query_one(f"#heatmap-{i}", GradientHeatmap).show(s, self.histories[i], self.selected)
+                except Exception:  # the layout is being rebuilt (fork/unfork): the next snapshot will do
+                    return
+            self.query_one(CompareLoss).show_runs(snaps, self.histories)
+            self.query_one(CompareDiff).show_runs(snaps)
+            self.query_one(StatusBar).show(self.config, self.snap, self._status_mode())
+            self.query_one(AlertsLine).show(self.snap)
+        self._resolve(self.snap)
+
+    def _resolve(self, snap: Snapshot) -> None:
         for pred, fut in list(self._waiters):
             if not fut.done() and pred(snap):
                 fut.set_result(snap)
@@ -186,13 +287,16 @@ class GradTUI(App):
     # ---- changes out ---------------------------------------------------------------------------------------------
     def change(self, field: str, value: Any) -> None:
         """Validate locally (instant feedback, one-line errors), show the desired config, send it to the trainer."""
+        if self.replay is not None:
+            self.query_one(AlertsLine).say("this is a replay: a recording cannot be changed", "warning")
+            return
         try:
             self.config = self.config.replace(**{field: value})
         except ConfigError as e:
             self.query_one(AlertsLine).say(str(e), "warning")
             return
-        self.session.apply(Change(field, value))
-        self.query_one(StatusBar).show(self.config, self.snap)
+        self.session.apply(Change(field, value), run=self.target if self.compare else None)
+        self.query_one(StatusBar).show(self.config, self.snap, self._status_mode())
 
     def action_activation(self, direction: int) -> None:
         self.change("activation", _cycle(list(ACTIVATIONS), self.config.activation, direction))
@@ -232,26 +336,132 @@ class GradTUI(App):
         self.change("dataset", _cycle(available_datasets(), self.config.dataset, 1))
 
     def action_pause(self) -> None:
+        if self.replay is not None:
+            self.replay.pause(self.replay.playing)
+            self._refresh_status()
+            return
+        if self.compare:
+            paused = not (self.snaps[self.target].paused if self.target < len(self.snaps) else False)
+            self.session.pause(paused, run=self.target)
+            return
+        self.paused = not self.paused
+        self.session.pause(self.paused)
+
+    def action_pause_all(self) -> None:
         self.paused = not self.paused
         self.session.pause(self.paused)
 
     def action_step(self) -> None:
-        if not self.paused:
+        if self.replay is not None:
+            self.action_seek(1)
+            return
+        if not self.paused and not self.compare:
             self.paused = True
             self.session.pause(True)
-        self.session.step_once()
+        self.session.step_once(run=self.target if self.compare else None)
 
     def action_reset(self) -> None:
-        self.session.apply(Change("reset"))
+        if self.replay is None:
+            self.session.apply(Change("reset"), run=self.target if self.compare else None)
+
+    # ---- compare mode ----
+    async def action_fork(self) -> None:
+        """Fork the run into a twin (up to 4 runs): all restart from the same seed, in lockstep; the keys then
+        change the new twin, so that it differs from the others in what you change."""
+        if self.replay is not None or len(self.run_configs) >= 4:
+            self.query_one(AlertsLine).say(
+                "at most 4 twins" if self.replay is None else "replays cannot fork", "warning"
+            )
+            return
+        self.run_configs = [*self.run_configs, self.config]
+        await self._set_runs(len(self.run_configs) - 1)
+
+    async def action_unfork(self) -> None:
+        if self.compare:
+            self.run_configs = [self.config]
+            await self._set_runs(0)
+
+    async def _set_runs(self, target: int) -> None:
+        self.target = target
+        self.histories = [History() for _ in self.run_configs]
+        self.history = History()
+        self.snaps, self.snap = (), None
+        self.session.set_runs(self.run_configs)
+        await self.recompose()
+        self._layout_for(self.size.width, self.size.height)
+        self.query_one(StatusBar).show(self.config, None, self._status_mode())
+
+    def action_target(self) -> None:
+        if self.compare:
+            self.target = (self.target + 1) % len(self.run_configs)
+            for i in range(len(self.run_configs)):
+                self.query_one(f"#run-{i}").set_class(i == self.target, "-target")
+            if self.snaps:
+                self.show_runs(self.snaps)
+
+    # ---- recording and replay ----
+    def action_record(self) -> None:
+        if self.replay is not None or self.compare:
+            self.query_one(AlertsLine).say("record a single live run (compare: gradtui compare --jsonl)", "warning")
+            return
+        if self.recorder is None:
+            step = self.snap.step if self.snap else 0
+            path = f"gradtui-step{step}.jsonl"
+            try:
+                self.recorder = Recorder(path)
+            except OSError as e:
+                self.query_one(AlertsLine).say(f"cannot record to {path}: {e.strerror}", "error")
+                return
+            self.notify(f"recording to {path} (R stops)", title="Record")
+        else:
+            self.recorder.close()
+            self.notify(f"{self.recorder.lines} snapshots recorded", title="Record")
+            self.recorder = None
+        self._refresh_status()
+
+    def action_seek(self, delta: int) -> None:
+        if self.replay is not None:
+            self.replay.seek(self.replay.cursor + delta)
+            self.poll()
+
+    def action_seek_to(self, index: int) -> None:
+        if self.replay is not None:
+            self.replay.seek(index if index >= 0 else len(self.replay.snapshots) - 1)
+            self.poll()
+
+    def action_event(self, direction: int) -> None:
+        if self.replay is not None:
+            self.replay.seek_event(direction)
+            self.poll()
+
+    def action_speed(self, direction: int) -> None:
+        if self.replay is not None:
+            self.replay.faster(direction)
+            self._refresh_status()
+
+    def _refresh_status(self) -> None:
+        self.query_one(StatusBar).show(self.config, self.snap, self._status_mode())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Transport keys only in a replay; compare keys only with twins (hidden from the footer otherwise)."""
+        if action in ("seek", "seek_to", "event", "speed"):
+            return self.replay is not None
+        if action in ("target", "unfork", "pause_all"):
+            return self.compare
+        return True
 
     def action_select(self, delta: int) -> None:
         depth = len(self.snap.layers) if self.snap else self.config.depth
         self.selected = max(0, min(depth - 1, self.selected + delta))
-        if self.snap is not None:
+        if self.compare and self.snaps:
+            self.show_runs(self.snaps)
+        elif self.snap is not None:
             for panel in self.panels:
                 panel.show(self.snap, self.history, self.selected)
 
     def action_view(self, k: int) -> None:
+        if self.compare:
+            return
         if self.screen.has_class("-compact"):
             self.compact_view = k
         else:
@@ -274,14 +484,26 @@ class GradTUI(App):
                 yield SystemCommand(title, f"key: {b.key_display or b.key}", lambda a=b.action: self.run_action(a))
 
     def on_unmount(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
         self.session.close()
 
 
-def run_app(config: Config, *, fps: float = 10.0, color: str = "auto", mode: str = "process") -> int:
-    """Start the trainer (a process, before Textual starts: see shared/style.md), then the dashboard."""
+def run_app(config: Config | list[Config], *, fps: float = 10.0, color: str = "auto", mode: str = "process") -> int:
+    """Start the trainer (a process, before Textual starts: see shared/style.md), then the dashboard.
+    A list of 2-4 configs opens compare mode."""
     session = Session(config, mode=mode, hz=min(fps, 10.0) if math.isfinite(fps) else 10.0).start()
     try:
-        GradTUI(session, fps=fps, config=config).run()
+        GradTUI(session, fps=fps).run()
     finally:
         session.close()
+    return 0
+
+
+def replay_app(snapshots: list[Snapshot], *, fps: float = 10.0, warnings: list[str] = ()) -> int:
+    """The dashboard on a recording."""
+    app = GradTUI(ReplaySession(snapshots), fps=fps)
+    if warnings:
+        app.call_later(lambda: app.query_one(AlertsLine).say(" ".join(warnings), "warning"))
+    app.run()
     return 0

@@ -12,7 +12,18 @@ SHADES = " ·░░▒▒▓▓██"
 RAMP_STYLES = [Style(color=c) for c in RAMP]
 EIGHTHS = " ▏▎▍▌▋▊▉█"  # horizontal bar ends
 LEVELS = " ▁▂▃▄▅▆▇█"  # vertical bar tops
-CLASS_COLORS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#bab0ac"]
+CLASS_COLORS = [
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#e15759",
+    "#b07aa1",
+    "#76b7b2",
+    "#edc948",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+]
 CLASS_GLYPHS = "·░▒▓█+x*=o"
 
 

@@ -1,0 +1,151 @@
+"""Issue 4: twins in lockstep with shared initialisation, replay cursor, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import time
+
+import numpy as np
+import pytest
+
+from gradtui.engine import Config, Trainer
+from gradtui.export import export_csv
+from gradtui.record import Recorder, load_recording
+from gradtui.replay import ReplaySession
+from gradtui.session import Session
+
+SMALL = dict(depth=3, width=8, samples=300, probe_size=64, seed=3)
+
+
+def _wait_snaps(session: Session, pred, timeout: float = 20.0):
+    """Poll until snapshots satisfying ``pred`` arrive (the session's own pipe wakes us: no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if session._conn.poll(0.2):
+            snaps, problems = session.poll_all()
+            assert not problems, problems
+            if snaps is not None and pred(snaps):
+                return snaps
+    raise AssertionError("no matching snapshots in time")
+
+
+def test_twins_share_initial_weights_and_batches_where_shapes_match():
+    a = Trainer(Config(activation="relu", **SMALL))
+    b = Trainer(Config(activation="sigmoid", **SMALL))
+    for la, lb in zip(a.net.blocks, b.net.blocks):
+        np.testing.assert_array_equal(la.dense.W, lb.dense.W)
+    np.testing.assert_array_equal(a.net.out.W, b.net.out.W)
+    xa, _ = a._next_batch()
+    xb, _ = b._next_batch()
+    np.testing.assert_array_equal(xa, xb)
+    # maxout doubles the affine width: the first layer's shape differs, so its weights are its own
+    m = Trainer(Config(activation="maxout", **SMALL))
+    assert m.net.blocks[0].dense.W.shape != a.net.blocks[0].dense.W.shape
+
+
+def test_twins_step_in_lockstep_and_pause_alone():
+    configs = [Config(activation="relu", **SMALL), Config(activation="tanh", **SMALL)]
+    session = Session(configs, mode="thread", hz=50).start()
+    try:
+        snaps = _wait_snaps(session, lambda s: s[0].step > 50)
+        assert [s.config.activation for s in snaps] == ["relu", "tanh"]
+        assert snaps[0].step == snaps[1].step  # lockstep: the same step counter in every snapshot
+        session.pause(True, run=1)
+        paused = _wait_snaps(session, lambda s: s[1].paused)
+        later = _wait_snaps(session, lambda s: s[0].step > paused[0].step + 20)
+        assert later[1].step == paused[1].step  # run B stands still while A trains on
+        assert later[0].step > later[1].step
+    finally:
+        session.close()
+
+
+def test_set_runs_restarts_twins_from_the_seed():
+    session = Session(Config(**SMALL), mode="thread", hz=50).start()
+    try:
+        _wait_snaps(session, lambda s: s[0].step > 30)
+        session.set_runs([Config(**SMALL), Config(activation="elu", **SMALL)])
+        snaps = _wait_snaps(session, lambda s: len(s) == 2)
+        assert snaps[0].step == snaps[1].step < 30
+        assert snaps[1].config.activation == "elu"
+    finally:
+        session.close()
+
+
+def _recording(tmp_path, steps=60, every=10, **kw):
+    trainer = Trainer(Config(**{**SMALL, **kw}))
+    path = tmp_path / "run.jsonl"
+    live = list(trainer.run(steps, every=every))
+    with Recorder(path) as rec:
+        for s in live:
+            rec.write(s)
+    return live, path
+
+
+def test_replay_cursor_play_step_seek_and_events(tmp_path):
+    live, path = _recording(tmp_path)
+    snaps, warnings = load_recording(path)
+    assert not warnings and len(snaps) == len(live)
+    now = [0.0]
+    r = ReplaySession(snaps, rate=10, clock=lambda: now[0])
+    first, _ = r.poll()
+    assert first.step == live[0].step
+    assert r.history_update() == (True, snaps[:1])  # the first: history from scratch
+    assert r.poll()[0] is None  # nothing new until the cursor moves
+    r.step_once()
+    assert r.poll()[0].step == live[1].step
+    assert r.history_update() == (False, snaps[1:2])
+    r.pause(False)  # play: 10 snapshots a second at speed 1
+    now[0] += 0.25
+    assert r.poll()[0].step == live[3].step
+    assert r.history_update() == (False, snaps[2:4])  # every snapshot passed over, for the charts
+    r.faster(1)
+    assert r.speed == 2.0
+    r.seek(len(snaps) - 1)
+    assert r.poll()[0].step == live[-1].step
+    rebuild, passed = r.history_update()
+    assert not rebuild and passed[-1].step == live[-1].step  # forward: the points in between are kept
+    r.seek(0)
+    r.poll()
+    rebuild, passed = r.history_update()
+    assert rebuild and [s.step for s in passed] == [live[0].step]  # back: rebuilt up to the cursor
+    r.apply(None)
+    assert "replay" in r.poll()[1][0].text  # changes are refused in words
+
+
+def test_replay_seek_event_jumps_to_a_change(tmp_path):
+    from gradtui.engine import Change
+
+    trainer = Trainer(Config(**SMALL))
+    snaps = list(trainer.run(30, every=10))
+    trainer.apply(Change("lr", 0.5))
+    snaps += list(trainer.run(30, every=10))
+    r = ReplaySession(snaps)
+    r.poll()
+    r.seek_event(1)
+    assert r.current.step >= 30 and r.current.config.lr == 0.5
+
+
+def test_export_csv_is_tidy(tmp_path):
+    live, path = _recording(tmp_path)
+    snaps, _ = load_recording(path)
+    layers, steps, events = export_csv(snaps, tmp_path / "out")
+    rows = list(csv.DictReader(open(layers)))
+    assert rows[0].keys() == {"step", "run", "layer", "metric", "value"}
+    assert len(rows) == len(snaps) * SMALL["depth"] * 9
+    g = [r for r in rows if r["metric"] == "grad_norm" and r["layer"] == "1" and r["step"] == str(live[-1].step)]
+    assert float(g[0]["value"]) == live[-1].layers[0].grad_norm  # exact round trip
+    srows = list(csv.DictReader(open(steps)))
+    assert {r["metric"] for r in srows} >= {"loss", "test_accuracy", "vanishing_ratio"}
+    erows = list(csv.DictReader(open(events)))
+    assert erows[0]["kind"] == "start"
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_serve_handles_one_to_four_runs(n):
+    configs = [Config(activation=a, **SMALL) for a in ["relu", "sigmoid", "tanh", "gelu"][:n]]
+    session = Session(configs, mode="thread", hz=50).start()
+    try:
+        snaps = _wait_snaps(session, lambda s: s[0].step > 5)
+        assert len(snaps) == n and len({s.step for s in snaps}) == 1
+    finally:
+        session.close()
