@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .activations import ACTIVATIONS, ALIASES
-from .data import DATASETS
+from .data import DATASETS, available_datasets
 from .init import parse_init
 from .losses import LOSSES
 from .optim import OPTIMISERS
@@ -80,6 +80,8 @@ class Config:
         _check_float("clip", self.clip, 0, 1e9, allow_zero=True)
         if self.dataset not in DATASETS:
             fail(f"unknown dataset {self.dataset!r}; choose from {', '.join(DATASETS)}")
+        if self.dataset not in available_datasets():
+            fail(f"the {self.dataset} dataset needs scikit-learn: pip install 'gradtui[digits]'")
         _check_int("samples", self.samples, 20, 1_000_000)
         _check_float("noise", self.noise, 0, 10, allow_zero=True)
         _check_int("batch_size", self.batch_size, 1, 65536)

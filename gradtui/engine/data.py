@@ -5,6 +5,8 @@ Inputs are 2-D points in about [-1, 1]^2 (``sine``: 1-D in [-pi, pi]; ``digits``
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import math
 from dataclasses import dataclass
 
@@ -109,16 +111,17 @@ DATASETS = {
 }
 
 
-def available_datasets() -> list[str]:
-    names = [n for n in DATASETS if n != "digits"]
+@functools.cache
+def _have_sklearn() -> bool:
     try:
-        import importlib.util
-
-        if importlib.util.find_spec("sklearn") is not None:
-            names.append("digits")
+        return importlib.util.find_spec("sklearn") is not None
     except (ImportError, ValueError):
-        pass
-    return names
+        return False
+
+
+def available_datasets() -> list[str]:
+    """The datasets that can be made here: all but digits, and digits when scikit-learn is installed."""
+    return [n for n in DATASETS if n != "digits" or _have_sklearn()]
 
 
 def make_dataset(name: str, samples: int = 2000, noise: float = 0.1, seed: int = 0) -> Dataset:

@@ -8,6 +8,7 @@ returns an immutable Snapshot; ``apply(change)`` changes the run between steps (
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,9 +92,9 @@ class Trainer:
         assert self._data is not None
         return self._data
 
-    def _event(self, kind: str, text: str) -> Event:
+    def _event(self, kind: str, text: str, step: int | None = None) -> Event:
         self._seq += 1
-        ev = Event(self._seq, self.step_count, kind, text)
+        ev = Event(self._seq, self.step_count if step is None else step, kind, text)
         self.events.append(ev)
         if len(self.events) > MAX_EVENTS:
             del self.events[: len(self.events) - MAX_EVENTS]
@@ -117,7 +118,7 @@ class Trainer:
         xb, yb = self._next_batch()
         self._last_batch = (xb, yb)
         net.measure = measure
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        with np.errstate(all="ignore"):  # a diverging network is reported in words, not as warnings
             loss = net.loss.forward(net.forward(xb, train=True), yb)
             if not math.isfinite(loss):
                 self._diverge(xb, "loss")
@@ -132,31 +133,38 @@ class Trainer:
                     self._diverge(xb, "gradients")
                     return False
             self.opt.step()
-        self.step_count += 1
-        self.run_step += 1
-        self._loss_sum += loss
-        self._loss_n += 1
-        self._last_loss = loss
-        if measure:
-            ratios = []
-            for b, w0 in zip(net.blocks, before):
-                w0_norm = norm64(w0)
-                ratios.append(norm64(b.dense.W - w0) / w0_norm if w0_norm > 0 else math.inf)
-            self._measured = dict(step=self.step_count, norms=norms, signals=signals, ratios=ratios, out=out_norm)
-            if not all(math.isfinite(float(np.sum(p))) for _, p, _ in net.params()):
-                self._diverge(xb, "weights")
-                return False
+            self.step_count += 1
+            self.run_step += 1
+            self._loss_sum += loss
+            self._loss_n += 1
+            self._last_loss = loss
+            if measure:
+                ratios = []
+                for b, w0 in zip(net.blocks, before):
+                    w0_norm = norm64(w0)
+                    ratios.append(norm64(b.dense.W - w0) / w0_norm if w0_norm > 0 else math.inf)
+                self._measured = dict(step=self.step_count, norms=norms, signals=signals, ratios=ratios, out=out_norm)
+                if not all(math.isfinite(float(np.sum(p))) for _, p, _ in net.params()):
+                    self.step_count -= 1  # the step that made the weights non-finite is the diverging one
+                    self._diverge(xb, "weights")
+                    self.step_count += 1
+                    return False
         return True
 
     def run(self, steps: int, every: int = 0):
-        """Train ``steps`` steps; every ``every`` steps (and after the last) yield a snapshot. Stops on divergence."""
+        """Train ``steps`` steps; every ``every`` steps (and after the last) yield a snapshot, with the steps per
+        second since the previous one. Stops (after a last snapshot) on divergence."""
+        t0, s0 = time.perf_counter(), self.step_count
         for i in range(1, steps + 1):
             due = every > 0 and (i % every == 0 or i == steps)
-            if not self.step(measure=due):
-                yield self.snapshot()
+            ok = self.step(measure=due)
+            if due or not ok:
+                now = time.perf_counter()
+                sps = (self.step_count - s0) / (now - t0) if now > t0 else math.nan
+                t0, s0 = now, self.step_count
+                yield self.snapshot(steps_per_sec=sps)
+            if not ok:
                 return
-            if due:
-                yield self.snapshot()
 
     def _diverge(self, xb: np.ndarray, what: str) -> None:
         layer, where = self._first_non_finite(xb)
@@ -167,7 +175,7 @@ class Trainer:
             name = "the output layer" if layer == self.config.depth + 1 else f"layer {layer}"
             msg = f"diverged at step {step}: {name}'s {where} went NaN/Inf"
         self.diverged = Divergence(step, layer, where if layer else what, msg)
-        self._event("diverged", msg + " - lower the learning rate")
+        self._event("diverged", msg + " - lower the learning rate", step=step)
 
     def _first_non_finite(self, xb: np.ndarray) -> tuple[int | None, str]:
         """The first layer (input side first) whose weights, gradients or activations are not finite."""
