@@ -14,7 +14,12 @@ are never NaN: a mean of booleans). Every finite float is written with Python's 
 round trip preserves every number exactly (float32 values are widened to float64 first, which is exact).
 Arrays read back as float64 (edges, derivatives) and int64 (counts, dead_since), the dtypes the engine makes.
 
-Not recorded: the decision boundary (None on load) and ``Snapshot.extra`` -- except the optional ``run`` tag,
+The decision boundary is written as ``boundary`` only on the lines where it changed (its ``step`` moved on); the
+loader carries it forward to the following lines, as the live trainer does. Its arrays are written exactly, as
+base64 of little-endian bytes with their dtype and shape (``{"dtype", "shape", "b64"}``), read back with
+``np.frombuffer`` -- data only, nothing is ever unpickled.
+
+Not recorded: ``Snapshot.extra`` -- except the optional ``run`` tag,
 which reads back as ``extra["run"]``.
 
 Keys of a line: schema, step, run_step, loss, accuracy, test_loss, test_accuracy, vanishing_ratio, steps_per_sec,
@@ -27,6 +32,7 @@ file, and ignored on load.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -35,7 +41,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .engine import Config, ConfigError, Divergence, Event, LayerStats, Snapshot
+from .engine import Boundary, Config, ConfigError, Divergence, Event, LayerStats, Snapshot
 from .engine.trainer import MAX_EVENTS
 
 __all__ = ["SCHEMA", "Recorder", "RecordingError", "load_recording", "snapshot_from_dict", "snapshot_to_dict"]
@@ -94,8 +100,60 @@ def _enc_layer(l: LayerStats) -> dict[str, Any]:
     }
 
 
-def snapshot_to_dict(s: Snapshot, *, events_since: int = 0, run: Any = None) -> dict[str, Any]:
-    """``s`` as a JSON-ready dict (strict JSON: see the module docstring), with the events whose seq > events_since.
+_ARRAY_DTYPES = {"<f8", "<f4", "<i8", "|i1", "<i4"}
+
+
+def _enc_array(a: np.ndarray | None) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    a = np.ascontiguousarray(a)
+    a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+    return {"dtype": a.dtype.str, "shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def _dec_array(v: Any, name: str) -> np.ndarray | None:
+    if v is None:
+        return None
+    if not isinstance(v, dict) or v.get("dtype") not in _ARRAY_DTYPES:
+        raise RecordingError(f"{name} is not an array of a known type")
+    try:
+        raw = base64.b64decode(v["b64"], validate=True)
+        shape = tuple(int(n) for n in v["shape"])
+        return np.frombuffer(raw, dtype=np.dtype(v["dtype"])).reshape(shape).copy()
+    except (KeyError, TypeError, ValueError) as e:
+        raise RecordingError(f"{name}: {e}") from None
+
+
+def _enc_boundary(b: Boundary) -> dict[str, Any]:
+    return {
+        "step": int(b.step),
+        "extent": [float(x) for x in b.extent],
+        **{k: _enc_array(getattr(b, k)) for k in ("classes", "confidence", "curve_x", "curve_y", "points", "labels")},
+    }
+
+
+def _dec_boundary(v: Any) -> Boundary:
+    if not isinstance(v, dict):
+        raise RecordingError("boundary is not an object")
+    extent = v.get("extent")
+    if not (isinstance(extent, list) and len(extent) == 4):
+        raise RecordingError("boundary.extent is not 4 numbers")
+    arrays = {k: _dec_array(v.get(k), f"boundary.{k}") for k in BOUNDARY_ARRAYS}
+    return Boundary(
+        extent=tuple(_dec(x, "boundary.extent") for x in extent),  # type: ignore[arg-type]
+        step=_dec_int(v.get("step", 0), "boundary.step"),
+        **arrays,
+    )
+
+
+BOUNDARY_ARRAYS = ("classes", "confidence", "curve_x", "curve_y", "points", "labels")
+
+
+def snapshot_to_dict(
+    s: Snapshot, *, events_since: int = 0, run: Any = None, with_boundary: bool = True
+) -> dict[str, Any]:
+    """``s`` as a JSON-ready dict (strict JSON: see the module docstring), with the events whose seq > events_since,
+    and its boundary unless ``with_boundary`` is False (the Recorder writes it only when it changed).
 
     ``run`` (anything JSON can hold) tags the line; by default the ``run`` tag of a loaded snapshot is kept.
     """
@@ -129,6 +187,8 @@ def snapshot_to_dict(s: Snapshot, *, events_since: int = 0, run: Any = None) -> 
         "config": s.config.to_dict(),
         "layers": [_enc_layer(l) for l in s.layers],
     }
+    if with_boundary and s.boundary is not None:
+        out["boundary"] = _enc_boundary(s.boundary)
     if run is None:
         run = s.extra.get("run")
     if run is not None:
@@ -136,9 +196,10 @@ def snapshot_to_dict(s: Snapshot, *, events_since: int = 0, run: Any = None) -> 
     return out
 
 
-def dumps(s: Snapshot, *, events_since: int = 0, run: Any = None) -> str:
+def dumps(s: Snapshot, *, events_since: int = 0, run: Any = None, with_boundary: bool = True) -> str:
     """One recording line (without its newline)."""
-    return json.dumps(snapshot_to_dict(s, events_since=events_since, run=run), allow_nan=False, separators=(",", ":"))
+    d = snapshot_to_dict(s, events_since=events_since, run=run, with_boundary=with_boundary)
+    return json.dumps(d, allow_nan=False, separators=(",", ":"))
 
 
 # ---- decoding ---------------------------------------------------------------------------------------------------
@@ -248,9 +309,12 @@ def _check_schema(d: Any) -> int:
     return schema
 
 
-def snapshot_from_dict(d: dict[str, Any], *, events_before: tuple[Event, ...] = ()) -> Snapshot:
+def snapshot_from_dict(
+    d: dict[str, Any], *, events_before: tuple[Event, ...] = (), boundary_before: Boundary | None = None
+) -> Snapshot:
     """The Snapshot that ``snapshot_to_dict`` wrote. Raises RecordingError (one line) if ``d`` is not one.
 
+    A line without a boundary gets ``boundary_before`` (the loader passes the last one it read).
     ``events_before`` are prepended to the line's own events (the loader passes the events of earlier lines).
     """
     _check_schema(d)
@@ -303,7 +367,7 @@ def snapshot_from_dict(d: dict[str, Any], *, events_before: tuple[Event, ...] = 
         diverged=diverged,
         paused=paused,
         steps_per_sec=_dec(d.get("steps_per_sec"), "steps_per_sec"),
-        boundary=None,
+        boundary=_dec_boundary(d["boundary"]) if d.get("boundary") is not None else boundary_before,
         output_grad_norm=_dec(d.get("output_grad_norm"), "output_grad_norm"),
         probe_step=_dec_int(d.get("probe_step", step), "probe_step"),  # absent: taken at the line's step
         extra={} if run is None else {"run": run},
@@ -328,10 +392,15 @@ class Recorder:
             self._owned = False
         self.run = run
         self.last_seq = 0  # events up to this seq are written
+        self._boundary: tuple[int, int] | None = None  # the boundary last written
         self.lines = 0
 
     def write(self, s: Snapshot) -> None:
-        line = dumps(s, events_since=self.last_seq, run=self.run)
+        b = s.boundary
+        new_boundary = b is not None and (b.step, id(b)) != self._boundary
+        line = dumps(s, events_since=self.last_seq, run=self.run, with_boundary=new_boundary)
+        if new_boundary:
+            self._boundary = (b.step, id(b))
         self._file.write(line + "\n")
         self._file.flush()
         if s.events:
@@ -373,6 +442,7 @@ def load_recording(path: str | os.PathLike[str]) -> tuple[list[Snapshot], list[s
         lines.pop()
     snapshots: list[Snapshot] = []
     events: tuple[Event, ...] = ()
+    boundary: Boundary | None = None
     warnings: list[str] = []
     for n, raw in enumerate(lines, 1):
         if not raw.strip():
@@ -384,14 +454,14 @@ def load_recording(path: str | os.PathLike[str]) -> tuple[list[Snapshot], list[s
             problem = "cut off" if cut else "not JSON"
         else:
             try:
-                s = snapshot_from_dict(d, events_before=events)
+                s = snapshot_from_dict(d, events_before=events, boundary_before=boundary)
             except NewerSchemaError as e:
                 raise RecordingError(f"{name} line {n} was {e}") from None
             except RecordingError as e:
                 problem = f"not a snapshot: {e}"
             else:
                 snapshots.append(s)
-                events = s.events
+                events, boundary = s.events, s.boundary
                 continue
         if not snapshots:
             if cut:

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from gradtui.engine import Change, Config, Divergence, Event, LayerStats, Snapshot, Trainer
+from gradtui.engine import Boundary, Change, Config, Divergence, Event, LayerStats, Snapshot, Trainer
 from gradtui.record import (
     SCHEMA,
     Recorder,
@@ -62,9 +62,9 @@ def same_value(a, b) -> bool:
 
 
 def assert_same_snapshot(a: Snapshot, b: Snapshot, *, events: bool = True) -> None:
-    """Every field of a Snapshot (and of its LayerStats) survives, except the boundary (not recorded)."""
+    """Every field of a Snapshot (and of its LayerStats and its Boundary) survives exactly."""
     for f in dataclasses.fields(Snapshot):
-        if f.name == "boundary" or (f.name == "events" and not events):
+        if f.name == "events" and not events:
             continue
         va, vb = getattr(a, f.name), getattr(b, f.name)
         if f.name == "layers":
@@ -73,9 +73,19 @@ def assert_same_snapshot(a: Snapshot, b: Snapshot, *, events: bool = True) -> No
                 for lf in dataclasses.fields(LayerStats):
                     x, y = getattr(la, lf.name), getattr(lb, lf.name)
                     assert same_value(x, y), f"layer {la.index} {lf.name}: {x!r} != {y!r}"
+        elif f.name == "boundary":
+            assert (va is None) == (vb is None)
+            if va is not None:
+                for bf in dataclasses.fields(Boundary):
+                    x, y = getattr(va, bf.name), getattr(vb, bf.name)
+                    if isinstance(x, np.ndarray):
+                        assert x.dtype == y.dtype and same_array(x, y), f"boundary.{bf.name}"
+                    elif isinstance(x, tuple):
+                        assert all(same_number(p, q) for p, q in zip(x, y)), f"boundary.{bf.name}"
+                    else:
+                        assert same_value(x, y), f"boundary.{bf.name}: {x!r} != {y!r}"
         else:
             assert same_value(va, vb), f"{f.name}: {va!r} != {vb!r}"
-    assert b.boundary is None
 
 
 def through_json(d: dict) -> dict:

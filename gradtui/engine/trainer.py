@@ -162,7 +162,7 @@ class Trainer:
                 now = time.perf_counter()
                 sps = (self.step_count - s0) / (now - t0) if now > t0 else math.nan
                 t0, s0 = now, self.step_count
-                yield self.snapshot(steps_per_sec=sps)
+                yield self.snapshot(boundary=True, steps_per_sec=sps)
             if not ok:
                 return
 
