@@ -13,6 +13,7 @@ measuring under 5 % of the time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import multiprocessing as mp
 import os
@@ -27,11 +28,13 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from .engine import Change, Config, ConfigError, Snapshot, Trainer
+from .engine.config import LIVE_FIELDS
 from .engine.pacing import Pacer
 
 __all__ = ["Session", "serve"]
 
 POLL_EVERY = 0.005  # seconds between looks at the command pipe while training
+_SAME_BOUNDARY = "_same_boundary"  # marks a snapshot sent without its (unchanged) boundary
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,8 @@ def serve(conn: Connection, configs: Config | list[Config], hz: float = 10.0) ->
                 elif kind == "change":
                     for r in pick(msg[1]):
                         r.trainer.apply(msg[2])
-                        r.pacer.reset()
+                        if msg[2].field not in LIVE_FIELDS:  # a rebuild: measure everything again at once
+                            r.pacer.reset()
                     set_blas_threads(max(r.trainer.config.width for r in runs))
             except ConfigError as e:
                 conn.send(("problem", Problem(str(e))))
@@ -209,6 +213,7 @@ class Session:
         self._conn: Connection | None = None
         self._worker: Any = None
         self._reported_exit = False
+        self._boundaries: dict[int, Any] = {}  # the last boundary received, per run
 
     def start(self) -> Session:
         """Start the trainer. In process mode, call this before the Textual app runs (see style.md)."""
@@ -272,7 +277,15 @@ class Session:
                 problems.append(Problem(f"the trainer stopped unexpectedly (log: {self.log_path})", fatal=True))
         if snaps is not None:
             self._send("ack")
+            snaps = tuple(self._restore_boundary(i, s) for i, s in enumerate(snaps))
         return snaps, problems
+
+    def _restore_boundary(self, i: int, snap: Snapshot) -> Snapshot:
+        if snap.extra.get(_SAME_BOUNDARY):
+            extra = {k: v for k, v in snap.extra.items() if k != _SAME_BOUNDARY}
+            return dataclasses.replace(snap, boundary=self._boundaries.get(i), extra=extra)
+        self._boundaries[i] = snap.boundary
+        return snap
 
     def poll(self) -> tuple[Snapshot | None, list[Problem]]:
         """Like ``poll_all``, for the first run only."""

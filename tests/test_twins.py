@@ -125,18 +125,23 @@ def test_replay_seek_event_jumps_to_a_change(tmp_path):
     assert r.current.step >= 30 and r.current.config.lr == 0.5
 
 
+def _read(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def test_export_csv_is_tidy(tmp_path):
     live, path = _recording(tmp_path)
     snaps, _ = load_recording(path)
     layers, steps, events = export_csv(snaps, tmp_path / "out")
-    rows = list(csv.DictReader(open(layers)))
+    rows = _read(layers)
     assert rows[0].keys() == {"step", "run", "layer", "metric", "value"}
     assert len(rows) == len(snaps) * SMALL["depth"] * 9
     g = [r for r in rows if r["metric"] == "grad_norm" and r["layer"] == "1" and r["step"] == str(live[-1].step)]
     assert float(g[0]["value"]) == live[-1].layers[0].grad_norm  # exact round trip
-    srows = list(csv.DictReader(open(steps)))
+    srows = _read(steps)
     assert {r["metric"] for r in srows} >= {"loss", "test_accuracy", "vanishing_ratio"}
-    erows = list(csv.DictReader(open(events)))
+    erows = _read(events)
     assert erows[0]["kind"] == "start"
 
 

@@ -50,7 +50,11 @@ def numerical_gradient(
 
 
 def numerical_jacobian_vector(
-    f: Callable[[], np.ndarray], x: np.ndarray, dout: np.ndarray, h: float = 1e-6, indices: Iterable[Index] | None = None
+    f: Callable[[], np.ndarray],
+    x: np.ndarray,
+    dout: np.ndarray,
+    h: float = 1e-6,
+    indices: Iterable[Index] | None = None,
 ) -> np.ndarray:
     """sum(dout * d f/dx) by central differences: what a layer's ``backward(dout)`` must return for ``x``.
 
@@ -90,16 +94,16 @@ def _restore(states: list[tuple[Any, dict]]) -> None:
         rng.bit_generator.state = state
 
 
-def network_gradients(net: Any, x: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-    """(name, value, analytic gradient, copy of it) for every parameter, after one train-mode backward on (x, y).
+def network_gradients(net: Any, x: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, value, copy of its gradient) for every parameter, after one train-mode backward on (x, y).
 
     Batch norm uses the batch statistics (train=True) without moving its running statistics (update_stats=False).
+    Every activation's random generator is rewound afterwards, so that a replay draws RReLU's slopes again.
     """
     states = _rng_states(net)
-    _restore(states)
     net.loss_and_grads(x, y, train=True, update_stats=False)
     _restore(states)
-    return [(name, p, g, g.copy()) for name, p, g in net.params()]
+    return [(name, p, g.copy()) for name, p, g in net.params()]
 
 
 def check_network(
@@ -135,7 +139,7 @@ def check_network(
 
     rng = np.random.default_rng(seed)
     worst = 0.0
-    for _, p, _, analytic in params:
+    for _, p, analytic in params:
         if per_param is None or per_param >= p.size:
             flat = np.arange(p.size)
         else:

@@ -31,7 +31,15 @@ def rng_for(seed: int, *stream: int) -> np.random.Generator:
 def norm64(a: np.ndarray) -> float:
     """Frobenius norm computed in float64: float32 squares underflow to 0 below ~1e-19, and we must show 1e-36."""
     flat = a.astype(np.float64, copy=False).ravel()
-    return math.sqrt(float(np.dot(flat, flat)))
+    with np.errstate(over="ignore", under="ignore"):
+        s = float(np.dot(flat, flat))
+    if s == math.inf or (s == 0.0 and flat.any()):  # the squares overflowed/underflowed: scale first
+        m = float(np.max(np.abs(flat)))
+        if not math.isfinite(m):
+            return m
+        flat = flat / m
+        return m * math.sqrt(float(np.dot(flat, flat)))
+    return math.sqrt(s)
 
 
 class Network:

@@ -32,6 +32,8 @@ class Optimiser:
         scale = 1.0
         if self.clip > 0:
             total = math.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads))
+            if not math.isfinite(total):  # float32 squares overflow long before the gradient does: again in float64
+                total = math.sqrt(sum(float(np.dot(g64, g64)) for g64 in (g.astype(np.float64).ravel() for g in grads)))
             if total > self.clip:
                 scale = self.clip / total
         self.last_clip_scale = scale

@@ -116,6 +116,8 @@ def histogram(values: np.ndarray, bins: int, lo: float, hi: float) -> tuple[np.n
     if not (hi > lo):
         hi = lo + 1.0
     edges = np.linspace(lo, hi, bins + 1)
+    if v.dtype != np.float64 and hi - lo > 1e30:  # v - lo would overflow in float32
+        v = v.astype(np.float64)
     idx = ((v - v.dtype.type(lo)) * v.dtype.type(bins / (hi - lo))).astype(np.intp)
     np.clip(idx, 0, bins - 1, out=idx)
     return edges, np.bincount(idx, minlength=bins).astype(np.int64)
@@ -167,7 +169,7 @@ def measure_probe(net: Network, x: np.ndarray, bins: int) -> ProbeResult:
         centres = ((pre_edges[:-1] + pre_edges[1:]) / 2).astype(z.dtype)[:, None]
         deriv = act.derivative(centres).astype(np.float64).mean(axis=1)  # a mean over units only for PReLU
         mean = float(h.mean(dtype=np.float64))
-        std = math.sqrt(max(float(np.mean(np.square(h, dtype=np.float64))) - mean * mean, 0.0))
+        std = float(h.std(dtype=np.float64))
         layers.append(
             dict(
                 dead_mask=dead_mask,

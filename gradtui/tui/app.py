@@ -195,6 +195,8 @@ class GradTUI(App):
 
     # ---- snapshots in --------------------------------------------------------------------------------------------
     def poll(self) -> None:
+        if not self.is_running or self._exit:  # quitting: nothing to draw any more
+            return
         snaps, problems = self.session.poll_all()
         for p in problems:
             self.query_one(AlertsLine).say(p.text, "error")
@@ -344,7 +346,8 @@ class GradTUI(App):
             paused = not (self.snaps[self.target].paused if self.target < len(self.snaps) else False)
             self.session.pause(paused, run=self.target)
             return
-        self.paused = not self.paused
+        # from what the trainer says (it may have paused itself, on an engine error), not only from our keys
+        self.paused = not (self.snap.paused if self.snap is not None else self.paused)
         self.session.pause(self.paused)
 
     def action_pause_all(self) -> None:

@@ -21,6 +21,7 @@ class Point:
     accuracy: float | None
     test_accuracy: float | None
     log_grads: np.ndarray  # log10 of each hidden layer's step gradient magnitude (-inf for an exact 0)
+    change_seq: int = 0  # the newest change/reset event this snapshot knows of (a marker where it grows)
 
 
 class History:
@@ -32,7 +33,8 @@ class History:
     def add(self, s: Snapshot) -> None:
         with np.errstate(divide="ignore", invalid="ignore"):
             grads = np.log10(np.array([layer.grad_norm for layer in s.layers], dtype=np.float64))
-        p = Point(s.step, s.loss, s.test_loss, s.accuracy, s.test_accuracy, grads)
+        changes = [e.seq for e in s.events if e.kind in ("change", "reset")]
+        p = Point(s.step, s.loss, s.test_loss, s.accuracy, s.test_accuracy, grads, max(changes, default=0))
         if self.points and self.points[-1].step == s.step:
             self.points[-1] = p  # paused, or a change without a step: same time, newer figures
         elif self.points and self.points[-1].step > s.step:

@@ -3,6 +3,7 @@ paler where the model is unsure, with the training points; for the 1-D sine data
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -15,7 +16,13 @@ from .base import Panel
 
 
 def _blend(hex_color: str, conf: float, n_classes: int) -> str:
-    """Fade a class colour towards the background as confidence drops to chance level."""
+    """Fade a class colour towards the background as confidence drops to chance level (in 10 steps, so that
+    neighbouring cells share styles and Rich can send them as one run)."""
+    return _blend_q(hex_color, round(conf * 10) / 10, n_classes)
+
+
+@functools.lru_cache(maxsize=512)
+def _blend_q(hex_color: str, conf: float, n_classes: int) -> str:
     chance = 1.0 / max(n_classes, 2)
     t = min(1.0, max(0.0, (conf - chance) / (1 - chance)))
     r, g, b = Color.parse(hex_color).get_truecolor()
@@ -29,7 +36,7 @@ class BoundaryPanel(Panel):
 
     def data_key(self):
         b = self.snap.boundary if self.snap else None
-        return (id(b), self.app.no_color)
+        return (None if b is None else (b.step, b.extent), self.snap.config if self.snap else None, self.app.no_color)
 
     def draw(self, width: int, height: int) -> Text:
         s = self.snap

@@ -41,14 +41,13 @@ class GradientHeatmap(Panel):
         if hi - lo < 4:
             lo = hi - 4
         n = len(RAMP)
-        changes = set(self.history.change_steps())
-        # marker row: a column gets ▼ when a change happened since the previous column
+        # marker row: a column gets ▼ when its snapshot knows of a change the previous column did not
         marks = Text(" " * label_w, no_wrap=True)
         prev = None
         for p in pts:
-            hit = prev is not None and any(prev < c <= p.step for c in changes)
+            hit = prev is not None and p.change_seq > prev
             marks.append("▼" if hit else " ", style="bold cyan" if hit else "")
-            prev = p.step
+            prev = p.change_seq
         out.append_text(marks)
         for i in reversed(rows):
             out.append("\n")
@@ -60,6 +59,8 @@ class GradientHeatmap(Panel):
                     level = -1
                 elif v == -math.inf:
                     level = 0
+                elif v == math.inf:
+                    level = n - 1
                 else:
                     level = min(n - 1, max(0, int((v - lo) / (hi - lo) * n)))
                 if level == run_level:

@@ -19,16 +19,29 @@ class LossChart(Panel):
 
     def __init__(self, *, id=None):
         super().__init__(id=id)
-        self._drawn_at = 0.0
-        self._cache: tuple | None = None
+        self._drawn_at = -1e9
+        self._timer = None
 
     def data_key(self):
-        # redraw at most MAX_HZ per second: the key only moves on when enough time has passed
-        now = time.monotonic()
-        if self._cache is None or now - self._drawn_at >= 1.0 / MAX_HZ:
-            self._drawn_at = now
-            self._cache = (self.history.version if self.history else None,)
-        return self._cache
+        return self.history.version if self.history else None
+
+    def refresh(self, *args, **kwargs):
+        """At most MAX_HZ redraws a second; a change that comes sooner is drawn when the interval is over, so
+        the last snapshot is always drawn -- at once when training has paused."""
+        if args or kwargs or not self.is_mounted:
+            return super().refresh(*args, **kwargs)
+        paused = self.snap is not None and (self.snap.paused or self.snap.diverged is not None)
+        wait = 0.0 if paused else self._drawn_at + 1.0 / MAX_HZ - time.monotonic()
+        if wait <= 0:
+            self._drawn_at = time.monotonic()
+            return super().refresh()
+        if self._timer is None:
+            self._timer = self.set_timer(wait, self._deferred)
+        return self
+
+    def _deferred(self) -> None:
+        self._timer = None
+        self.refresh()
 
     def draw(self, width: int, height: int) -> Text:
         assert self.history is not None and self.snap is not None

@@ -35,6 +35,20 @@ class StatusBar(Widget):
             return Text("starting…")
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" gradtui ", style="bold reverse")
+        # the run's state first (it must survive an 80-column terminal), then the network
+        if s is not None:
+            if s.diverged is not None:
+                t.append(" ✖ DIVERGED ", style="bold white on red")
+            elif s.paused:
+                t.append(" ⏸ paused ", style="bold black on yellow")
+            else:
+                t.append(" ▶ training ", style="bold black on green")
+            t.append(f" step {s.step:,} ")
+            if not s.paused and math.isfinite(s.steps_per_sec):
+                t.append(f"{s.steps_per_sec:,.0f}/s ", style="dim")
+            if s.config != c:
+                t.append("rebuilding… ", style="italic dim")
+            t.append("│")
         t.append(f" {c.activation} ", style="bold")
         t.append(f"{c.depth}×{c.width} ", style="bold")
         t.append(f"init {c.init} ")
@@ -42,18 +56,6 @@ class StatusBar(Widget):
         t.append(f"res {'on' if c.residual else 'off'} ", style="bold green" if c.residual else "dim")
         t.append(f"{c.optimizer} lr {c.lr:g} ")
         t.append(f"{c.dataset} ", style="italic")
-        if s is not None:
-            t.append(f"│ step {s.step:,} ")
-            if not s.paused and math.isfinite(s.steps_per_sec):
-                t.append(f"{s.steps_per_sec:,.0f} steps/s ", style="dim")
-            if s.diverged is not None:
-                t.append(" ✖ DIVERGED ", style="bold white on red")
-            elif s.paused:
-                t.append(" ⏸ paused ", style="bold black on yellow")
-            else:
-                t.append(" ▶ training ", style="bold black on green")
-            if s.config != c:
-                t.append(" rebuilding… ", style="italic dim")
         if self.mode != "live":
             t.append(f" {self.mode} ", style="bold reverse")
         return t
@@ -76,13 +78,18 @@ class AlertsLine(Widget):
     def show(self, snap: Snapshot) -> None:
         alerts = diagnose(snap)
         if [a.text for a in alerts] != [a.text for a in self.alerts]:
-            self.alerts = alerts
-            self.refresh(layout=True)
+            self._update(self.message, alerts)
 
     def say(self, text: str, level: str = "error") -> None:
         """A message from the app itself (an engine error, a refused change); stays until the next one or clear."""
-        self.message = Alert(level, "app", text) if text else None
-        self.refresh(layout=True)
+        message = Alert(level, "app", text) if text else None
+        if message != self.message:
+            self._update(message, self.alerts)
+
+    def _update(self, message: Alert | None, alerts: list[Alert]) -> None:
+        lines_before = len(self.shown[:2])
+        self.message, self.alerts = message, alerts
+        self.refresh(layout=len(self.shown[:2]) != lines_before)  # a layout pass only when the height changes
 
     @property
     def shown(self) -> list[Alert]:
