@@ -202,8 +202,8 @@ class GradTUI(App):
             self.query_one(AlertsLine).say(p.text, "error")
             if self.snaps:
                 self.run_configs = [s.config for s in self.snaps]  # a refused change: show what really runs
-        if snaps is None:
-            return
+        if snaps is None or len(snaps) != len(self.run_configs):
+            return  # none, or from before a fork/unfork that the trainer has not seen yet
         if self.compare:
             self.show_runs(snaps)
         else:
@@ -381,7 +381,9 @@ class GradTUI(App):
 
     async def action_unfork(self) -> None:
         if self.compare:
-            self.run_configs = [self.config]
+            config = self.config
+            self.target = 0
+            self.run_configs = [config]
             await self._set_runs(0)
 
     async def _set_runs(self, target: int) -> None:

@@ -1,0 +1,179 @@
+"""Issue 4 in the dashboard: replay controls (Pilot), live == replay at the same step, compare and fork keys,
+and a recording killed mid-write still loads."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from rich.text import Text
+
+from gradtui.engine import Change, Config, Trainer
+from gradtui.record import Recorder, load_recording
+from gradtui.replay import ReplaySession
+from gradtui.session import Session
+from gradtui.tui.app import GradTUI
+from gradtui.tui.widgets.base import Panel
+from gradtui.tui.widgets.flow import GradientFlow
+from gradtui.tui.widgets.status import StatusBar
+
+SMALL = dict(depth=4, width=12, samples=400, probe_size=96, seed=1)
+WAIT = 20
+
+
+def _recorded(tmp_path):
+    """A live run with a change in the middle, recorded to a file; returns (live snapshots, loaded snapshots)."""
+    t = Trainer(Config(**SMALL))
+    live = list(t.run(40, every=10))
+    t.apply(Change("activation", "relu"))
+    live += list(t.run(40, every=10))
+    path = tmp_path / "r.jsonl"
+    with Recorder(path) as rec:
+        for s in live:
+            rec.write(s)
+    loaded, warnings = load_recording(path)
+    assert not warnings
+    return live, loaded
+
+
+class StillSession:
+    """A session that delivers nothing by itself: the test hands the app its snapshots."""
+
+    def __init__(self, config):
+        self.configs = [config]
+        self.config = config
+
+    def poll_all(self):
+        return None, []
+
+    def apply(self, *a, **k): ...
+    def pause(self, *a, **k): ...
+    def step_once(self, *a, **k): ...
+    def set_hz(self, *a, **k): ...
+    def set_runs(self, *a, **k): ...
+    def close(self, *a, **k): ...
+
+
+def _screen_text(app) -> dict[str, str]:
+    out = {}
+    for panel in app.query(Panel):
+        r = panel.render()
+        out[panel.id] = r.plain if isinstance(r, Text) else str(r)
+    return out
+
+
+async def test_replay_shows_what_the_live_dashboard_showed(tmp_path):
+    live, loaded = _recorded(tmp_path)
+    live_app = GradTUI(StillSession(live[0].config), fps=50)
+    async with live_app.run_test(size=(140, 44)) as pilot:
+        for s in live:
+            live_app.show_snapshot(s)
+        await pilot.pause()
+        live_view = _screen_text(live_app)
+    replay_app = GradTUI(ReplaySession(loaded), fps=50)
+    async with replay_app.run_test(size=(140, 44)) as pilot:
+        await asyncio.wait_for(replay_app.wait_for_snapshot(), WAIT)
+        await pilot.press("end")
+        await asyncio.wait_for(replay_app.wait_for_snapshot(lambda s: s.step == live[-1].step), WAIT)
+        await pilot.pause()
+        replay_view = _screen_text(replay_app)
+    assert live_view.keys() == replay_view.keys()
+    for name in live_view:
+        assert replay_view[name] == live_view[name], f"panel {name} differs between live and replay"
+
+
+async def test_replay_transport_keys(tmp_path):
+    _, loaded = _recorded(tmp_path)
+    session = ReplaySession(loaded)
+    app = GradTUI(session, fps=50)
+    steps = [s.step for s in loaded]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await asyncio.wait_for(app.wait_for_snapshot(), WAIT)
+        assert app.snap.step == steps[0]
+        await pilot.press("right")
+        assert app.snap.step == steps[1]
+        await pilot.press("right", "right", "left")
+        assert app.snap.step == steps[2]
+        await pilot.press("end")
+        assert app.snap.step == steps[-1]
+        await pilot.press("home")
+        assert app.snap.step == steps[0]
+        assert len(app.history.points) == 1  # back at the start: the charts hold only what came before
+        await pilot.press("e")  # the next event: the switch to relu
+        assert app.snap.config.activation == "relu"
+        assert app.snap.step == next(s.step for s in loaded if s.config.activation == "relu")
+        await pilot.press("E")
+        assert app.snap.config.activation == "sigmoid"
+        await pilot.press("greater_than_sign", "greater_than_sign")
+        assert session.speed == 4.0
+        await pilot.press("less_than_sign")
+        assert session.speed == 2.0
+        await pilot.press("space")
+        assert session.playing and "replay ▶" in app.query_one(StatusBar).render().plain
+        await asyncio.wait_for(app.wait_for_snapshot(lambda s: s.step == steps[-1]), WAIT)  # plays to the end
+        assert not session.playing
+        await pilot.press("a")  # changing a recording is refused, in words
+        await pilot.pause()
+        assert "replay" in app.query_one("#alerts").render().plain
+        assert app.config.activation == "relu"
+
+
+async def test_fork_compare_target_and_unfork():
+    app = GradTUI(Session(Config(**SMALL), mode="thread", hz=30).start(), fps=30)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await asyncio.wait_for(app.wait_for_snapshot(lambda s: s.run_step > 0), WAIT)
+        await pilot.press("f")
+        assert app.compare and len(app.run_configs) == 2 and app.target == 1
+        await asyncio.wait_for(app.wait_for_snapshot(lambda s: len(app.snaps) == 2), WAIT)
+        await pilot.press("a")  # changes the twin only
+        assert [c.activation for c in app.run_configs] == ["sigmoid", "tanh"]
+        await asyncio.wait_for(
+            app.wait_for_snapshot(lambda s: [x.config.activation for x in app.snaps] == ["sigmoid", "tanh"]), WAIT
+        )
+        a, b = app.snaps
+        assert a.step == b.step  # lockstep
+        flows = list(app.query(GradientFlow))
+        assert len(flows) == 2 and flows[1].snap.config.activation == "tanh"
+        assert "gradient of" in app.query_one("#compare-diff").render().plain
+        await pilot.press("t")
+        assert app.target == 0
+        await pilot.press("space")  # pause run A alone
+        await asyncio.wait_for(app.wait_for_snapshot(lambda s: app.snaps[0].paused), WAIT)
+        await asyncio.wait_for(app.wait_for_snapshot(lambda s: app.snaps[1].step > app.snaps[0].step + 5), WAIT)
+        await pilot.press("F")
+        assert not app.compare and app.config.activation == "sigmoid"
+        await asyncio.wait_for(app.wait_for_snapshot(lambda s: len(app.snaps) == 1), WAIT)
+
+
+def test_a_recording_killed_mid_write_still_loads(tmp_path):
+    path = tmp_path / "killed.jsonl"
+    cmd = [sys.executable, "-m", "gradtui", "run", "--depth", "3", "--width", "8", "--steps", "10000000",
+           "--every", "1", "--record", str(path)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (path.exists() and path.stat().st_size > 200_000):  # wait until it is well into writing
+            assert proc.poll() is None, "the run ended early"
+            assert time.monotonic() < deadline, "the recording did not grow"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(10)
+    snaps, warnings = load_recording(path)
+    assert len(snaps) > 10
+    assert len(warnings) <= 1  # at most the line being written was lost
+    assert [s.step for s in snaps] == sorted(s.step for s in snaps)
+
+
+@pytest.mark.parametrize("content, message", [(b"", "is empty"), (b"\x00\x01 not json\n", "not a gradtui recording")])
+def test_replay_cli_refuses_bad_files_in_one_line(tmp_path, content, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(content)
+    r = subprocess.run([sys.executable, "-m", "gradtui", "replay", str(path)], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
