@@ -11,12 +11,12 @@ import sys
 import time
 
 import pytest
+from conftest import live_app
 from rich.text import Text
 
 from gradtui.engine import Change, Config, Trainer
 from gradtui.record import Recorder, load_recording
 from gradtui.replay import ReplaySession
-from gradtui.session import Session
 from gradtui.tui.app import GradTUI
 from gradtui.tui.widgets.base import Panel
 from gradtui.tui.widgets.flow import GradientFlow
@@ -124,8 +124,7 @@ async def test_replay_transport_keys(tmp_path):
 
 
 async def test_fork_compare_target_and_unfork():
-    app = GradTUI(Session(Config(**SMALL), mode="thread", hz=30).start(), fps=30)
-    async with app.run_test(size=(140, 44)) as pilot:
+    async with live_app(size=(140, 44), **SMALL) as (app, pilot):
         await asyncio.wait_for(app.wait_for_snapshot(lambda s: s.run_step > 0), WAIT)
         await pilot.press("f")
         assert app.compare and len(app.run_configs) == 2 and app.target == 1

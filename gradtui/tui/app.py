@@ -259,9 +259,10 @@ class GradTUI(App):
                     break
                 self.histories[i].add(s)
                 try:
-                    self.query_one(f"#run-{i} .run-title", Static).update(
-                        ("▶ " if i == self.target else "  ") + run_label(i, s) + ("  ⏸" if s.paused else "")
-                    )
+                    title = self.query_one(f"#run-{i} .run-title", Static)
+                    text = ("▶ " if i == self.target else "  ") + run_label(i, s) + ("  ⏸" if s.paused else "")
+                    if str(title.render()) != text:
+                        title.update(text)
                     self.query_one(f"#flow-{i}", GradientFlow).show(s, self.histories[i], self.selected)
                     self.query_one(f"#heatmap-{i}", GradientHeatmap).show(s, self.histories[i], self.selected)
                 except Exception:  # the layout is being rebuilt (fork/unfork): the next snapshot will do

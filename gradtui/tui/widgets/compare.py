@@ -32,11 +32,14 @@ class CompareLoss(Panel):
         self._drawn_at = 0.0
 
     def show_runs(self, snaps: tuple[Snapshot, ...], histories: list[History]) -> None:
-        self.snaps, self.histories, self.snap = snaps, histories, snaps[0]
+        self.snaps, self.histories = snaps, histories
         now = time.monotonic()
-        if now - self._drawn_at >= 0.5:
+        if now - self._drawn_at >= 0.5 or any(s.paused for s in snaps):
             self._drawn_at = now
-            self.refresh()
+            self.show(snaps[0], histories[0], self.selected)
+
+    def data_key(self):
+        return tuple(h.version for h in self.histories)
 
     def draw(self, width: int, height: int) -> Text:
         series = []
@@ -66,8 +69,11 @@ class CompareDiff(Panel):
         self.snaps: tuple[Snapshot, ...] = ()
 
     def show_runs(self, snaps: tuple[Snapshot, ...]) -> None:
-        self.snaps, self.snap = snaps, snaps[0]
-        self.refresh()
+        self.snaps = snaps
+        self.show(snaps[0], self.history, self.selected)  # redrawn only if the table's text changed
+
+    def data_key(self):
+        return tuple(id(s) for s in self.snaps)
 
     def draw(self, width: int, height: int) -> Text:
         snaps = self.snaps
