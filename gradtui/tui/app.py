@@ -228,6 +228,8 @@ class GradTUI(App):
             self.query_one(AlertsLine).say("")  # the change went through: clear an old message
         if prev is None or self.replay is not None:
             self.config = snap.config
+        if self.replay is None and (prev is None or snap.paused != prev.paused):
+            self.paused = snap.paused  # the trainer may pause itself (an engine error): follow what it says
         self.selected = min(self.selected, len(snap.layers) - 1)
         if self.replay is not None:
             rebuild, passed = self.replay.history_update()
@@ -347,8 +349,7 @@ class GradTUI(App):
             paused = not (self.snaps[self.target].paused if self.target < len(self.snaps) else False)
             self.session.pause(paused, run=self.target)
             return
-        # from what the trainer says (it may have paused itself, on an engine error), not only from our keys
-        self.paused = not (self.snap.paused if self.snap is not None else self.paused)
+        self.paused = not self.paused
         self.session.pause(self.paused)
 
     def action_pause_all(self) -> None:

@@ -14,11 +14,10 @@ def line_chart(
     series: list[tuple[str, list[float], list[float], str]],
     markers: list[float] = (),
     ylog: bool = False,
-    right: list[tuple[str, list[float], list[float], str]] = (),
     no_color: bool = False,
 ) -> Text:
-    """A line chart as Rich Text. ``series``: (label, xs, ys, colour) on the left axis; ``right`` on the right axis;
-    ``markers``: x positions of vertical lines (the user's changes)."""
+    """A line chart as Rich Text. ``series``: (label, xs, ys, colour); ``markers``: x positions of vertical lines
+    (the user's changes)."""
     plt.clear_figure()
     plt.plot_size(max(10, width), max(5, height))
     plt.theme("clear")
@@ -30,9 +29,6 @@ def line_chart(
         if xs:
             plt.plot(xs, ys, label=label, color=None if no_color else color, marker="braille")
             lo_x, hi_x = min(lo_x, xs[0]), max(hi_x, xs[-1])
-    for label, xs, ys, color in right:
-        if xs:
-            plt.plot(xs, ys, label=label, color=None if no_color else color, marker="braille", yside="right")
     for m in markers:
         if lo_x <= m <= hi_x:
             plt.vertical_line(m, color=None if no_color else "gray")

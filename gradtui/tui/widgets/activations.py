@@ -37,7 +37,7 @@ class ActivationStrips(Panel):
                 out.append("\n")
             first = False
             sel = i == self.selected
-            out.append(f"{'▶' if sel else ' '}L{layer.index:<{label_w - 2}}", style="bold" if sel else "dim")
+            out.append(f"{'▶' if sel else ' '}L{layer.index:<{label_w - 2}} ", style="bold" if sel else "dim")
             out.append(spark(layer.hist_counts, bar_w), style="bold magenta" if sel else "magenta")
             out.append(f" μ{num(layer.mean, 2):>6} σ{num(layer.std, 2):>6}", style="bold" if sel else "")
         return out

@@ -15,7 +15,7 @@ MAX_HZ = 2.0
 
 class LossChart(Panel):
     TITLE = "Loss & accuracy"
-    HELP = "Loss (left axis, log) of train mini-batches and the test set; accuracy (right axis); | = a change."
+    HELP = "Loss (log scale) of train mini-batches and the test set; below, accuracy; | = a change."
 
     def __init__(self, *, id=None):
         super().__init__(id=id)
@@ -60,13 +60,29 @@ class LossChart(Panel):
             title.append(f"  acc {last.accuracy:.0%}", style="bold green")
             title.append(f"  test acc {last.test_accuracy:.0%}", style="yellow")
         positive = all(v > 0 for v in loss + tloss)
-        chart = line_chart(
-            width,
-            height - 1,
-            [("train", xs, loss, "cyan"), ("test", txs, tloss, "magenta")],
-            markers=h.change_steps(),
-            ylog=positive,
-            right=[("acc", axs, acc, "green"), ("test acc", tax, tacc, "yellow")] if acc else [],
-            no_color=self.app.no_color,
+        markers = self.history.change_steps()
+        no_color = self.app.no_color
+        both = bool(acc) and height >= 14  # room for a loss chart above an accuracy chart
+        loss_h = (height - 1) * 3 // 5 if both else height - 1
+        parts = [title]
+        parts.append(
+            line_chart(
+                width,
+                loss_h,
+                [("train", xs, loss, "cyan"), ("test", txs, tloss, "magenta")],
+                markers=markers,
+                ylog=positive,
+                no_color=no_color,
+            )  # fmt: skip
         )
-        return Text("\n").join([title, chart])
+        if both:
+            parts.append(
+                line_chart(
+                    width,
+                    height - 1 - loss_h,
+                    [("acc", axs, acc, "green"), ("test acc", tax, tacc, "yellow")],
+                    markers=markers,
+                    no_color=no_color,
+                )  # fmt: skip
+            )
+        return Text("\n").join(parts)

@@ -39,7 +39,7 @@ class UnitsPanel(Panel):
             layer = layers[i]
             mark = "▶" if i == i_sel else " "
             out.append("\n")
-            out.append(f"{mark}L{layer.index:<{label_w - 2}}", style="bold" if i == i_sel else "dim")
+            out.append(f"{mark}L{layer.index:<{label_w - 2}} ", style="bold" if i == i_sel else "dim")
             out.append(f"dead {layer.dead:>4}/{layer.units:<4} {pct(layer.dead_fraction):>4} ")
             out.append(hbar(layer.dead_fraction, bar_w), style="red")
             out.append(f" sat {pct(layer.saturation):>4} ")
