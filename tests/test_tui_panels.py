@@ -313,10 +313,10 @@ async def test_a_poll_during_shutdown_is_harmless():
 def test_line_chart_is_deterministic_and_keeps_no_state_between_charts():
     xs = list(range(10, 130, 10))
     series = [("train", xs, [1 / (1 + 0.3 * k) for k in range(12)], "cyan")]
-    right = [("acc", xs, [0.5 + 0.04 * k for k in range(12)], "green")]
-    first = line_chart(50, 12, series, markers=[45], ylog=True, right=right)
+    series.append(("test", xs, [1.1 / (1 + 0.25 * k) for k in range(12)], "magenta"))
+    first = line_chart(50, 12, series, markers=[45], ylog=True)
     other = line_chart(30, 8, [("x", [1, 2, 3], [3.0, -1.0, 2.0], "red")], markers=[2])  # a different chart between
-    again = line_chart(50, 12, series, markers=[45], ylog=True, right=right)
+    again = line_chart(50, 12, series, markers=[45], ylog=True)
     assert first.plain == again.plain and first.spans == again.spans
     assert other.plain != first.plain
     assert len(first.plain.splitlines()) == 12
