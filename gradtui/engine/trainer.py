@@ -46,6 +46,7 @@ class Trainer:
     def __init__(self, config: Config | None = None) -> None:
         self.config = config if config is not None else Config()
         self.step_count = 0
+        self.measure_seconds = 0.0  # what measuring added to the last measured step (for the Pacer's budget)
         self.events: list[Event] = []
         self._seq = 0
         self._data: Dataset | None = None
@@ -125,6 +126,7 @@ class Trainer:
                 return False
             net.backward(net.loss.backward())
             if measure:
+                t_measure = time.perf_counter()
                 before = [b.dense.W.copy() for b in net.blocks]
                 norms = grad_norms(net)
                 signals = [b.signal_norm for b in net.blocks]
@@ -132,6 +134,7 @@ class Trainer:
                 if not all(math.isfinite(g) for g, _ in norms) or not math.isfinite(out_norm):
                     self._diverge(xb, "gradients")
                     return False
+                self.measure_seconds = time.perf_counter() - t_measure
             self.opt.step()
             self.step_count += 1
             self.run_step += 1
@@ -139,11 +142,13 @@ class Trainer:
             self._loss_n += 1
             self._last_loss = loss
             if measure:
+                t_measure = time.perf_counter()
                 ratios = []
                 for b, w0 in zip(net.blocks, before):
                     w0_norm = norm64(w0)
                     ratios.append(norm64(b.dense.W - w0) / w0_norm if w0_norm > 0 else math.inf)
                 self._measured = dict(step=self.step_count, norms=norms, signals=signals, ratios=ratios, out=out_norm)
+                self.measure_seconds += time.perf_counter() - t_measure  # what measuring added to this step
                 if not all(math.isfinite(float(np.sum(p))) for _, p, _ in net.params()):
                     self.step_count -= 1  # the step that made the weights non-finite is the diverging one
                     self._diverge(xb, "weights")
