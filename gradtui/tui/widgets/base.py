@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.console import RenderableType
@@ -18,6 +19,7 @@ class Panel(Widget):
 
     TITLE = ""
     HELP = ""  # one line for the help screen and the panel's tooltip
+    MAX_HZ: float | None = None  # redraw at most this often while training (bandwidth over SSH); None: always
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
@@ -25,7 +27,9 @@ class Panel(Widget):
         self.history: History | None = None
         self.selected = 0  # the selected layer (0-based), shared by the panels that show one layer
         self._key: Any = None
-        self._drawn: tuple[tuple[int, int], RenderableType] | None = None  # (size, what was drawn for it)
+        self._drawn: tuple[tuple[int, int], Any, RenderableType] | None = None  # (size, data key, drawing)
+        self._drawn_at = -1e9
+        self._timer: Any = None
 
     def on_mount(self) -> None:
         self.border_title = self.TITLE
@@ -37,22 +41,35 @@ class Panel(Widget):
 
     def show(self, snap: Snapshot, history: History, selected: int) -> None:
         """Take a new snapshot. The panel is redrawn only if what it draws changed: first its ``data_key`` (cheap),
-        then the drawn text itself -- a terminal is sent only the panels that really look different."""
+        then the drawn text itself -- a terminal is sent only the panels that really look different -- and, for
+        the costly or busy panels (``MAX_HZ``), at most that often while training; the newest is always drawn."""
         self.snap, self.history, self.selected = snap, history, selected
         key = (self.data_key(), self.selected)
         if key == self._key:
             return
+        if self.MAX_HZ and self.is_mounted and not (snap.paused or snap.diverged is not None):
+            wait = self._drawn_at + 1.0 / self.MAX_HZ - time.monotonic()
+            if wait > 0:
+                if self._timer is None:
+                    self._timer = self.set_timer(wait, self._deferred)
+                return
         self._key = key
+        self._drawn_at = time.monotonic()
         size = (self.content_size.width, self.content_size.height)
         if not self.is_mounted or size[0] < 4 or size[1] < 1:
             self.refresh()
             return
         drawn = self.draw(*size)
         old = self._drawn
-        if old is not None and old[0] == size and _same_text(old[1], drawn):
-            return
-        self._drawn = (size, drawn)
+        self._drawn = (size, key, drawn)
+        if old is not None and old[0] == size and _same_text(old[2], drawn):
+            return  # looks the same: nothing to send
         self.refresh()
+
+    def _deferred(self) -> None:
+        self._timer = None
+        if self.snap is not None and self.history is not None:
+            self.show(self.snap, self.history, self.selected)
 
     def render(self) -> RenderableType:
         w, h = self.content_size.width, self.content_size.height
@@ -60,10 +77,11 @@ class Panel(Widget):
             return Text("waiting for the first snapshot…", style="dim")
         if w < 4 or h < 1:
             return Text("")
-        if self._drawn is not None and self._drawn[0] == (w, h):
-            return self._drawn[1]
-        drawn = self.draw(w, h)
-        self._drawn = ((w, h), drawn)
+        key = (self.data_key(), self.selected)
+        if self._drawn is not None and self._drawn[:2] == ((w, h), key):
+            return self._drawn[2]
+        drawn = self.draw(w, h)  # a new size, or newer data than the last (throttled) draw
+        self._drawn = ((w, h), key, drawn)
         return drawn
 
     def draw(self, width: int, height: int) -> RenderableType:

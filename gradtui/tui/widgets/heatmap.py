@@ -18,6 +18,7 @@ CELL_STYLES = [Style(color=RAMP[min(k + 2, len(RAMP) - 1)], bgcolor=RAMP[k]) for
 
 class GradientHeatmap(Panel):
     TITLE = "Gradient history  layer × time"
+    MAX_HZ = 2.0  # it scrolls: every cell changes at every redraw, the largest share of the bytes sent
     HELP = "Each column a snapshot, each row a layer (input at the bottom); brighter = larger gradient; ▼ = change."
 
     def data_key(self):

@@ -3,8 +3,6 @@ user's changes as vertical lines. Drawn with plotext, at most ``MAX_HZ`` times a
 
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
 
 from ..plot import line_chart
@@ -15,33 +13,11 @@ MAX_HZ = 2.0
 
 class LossChart(Panel):
     TITLE = "Loss & accuracy"
+    MAX_HZ = MAX_HZ
     HELP = "Loss (log scale) of train mini-batches and the test set; below, accuracy; | = a change."
-
-    def __init__(self, *, id=None):
-        super().__init__(id=id)
-        self._drawn_at = -1e9
-        self._timer = None
 
     def data_key(self):
         return self.history.version if self.history else None
-
-    def refresh(self, *args, **kwargs):
-        """At most MAX_HZ redraws a second; a change that comes sooner is drawn when the interval is over, so
-        the last snapshot is always drawn -- at once when training has paused."""
-        if args or kwargs or not self.is_mounted:
-            return super().refresh(*args, **kwargs)
-        paused = self.snap is not None and (self.snap.paused or self.snap.diverged is not None)
-        wait = 0.0 if paused else self._drawn_at + 1.0 / MAX_HZ - time.monotonic()
-        if wait <= 0:
-            self._drawn_at = time.monotonic()
-            return super().refresh()
-        if self._timer is None:
-            self._timer = self.set_timer(wait, self._deferred)
-        return self
-
-    def _deferred(self) -> None:
-        self._timer = None
-        self.refresh()
 
     def draw(self, width: int, height: int) -> Text:
         assert self.history is not None and self.snap is not None

@@ -33,27 +33,33 @@ class StatusBar(Widget):
         c, s = self.config, self.snap
         if c is None:
             return Text("starting…")
+        narrow = self.size.width < 100  # 80 columns must still show the state, the speed and the lr
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(" gradtui ", style="bold reverse")
-        # the run's state first (it must survive an 80-column terminal), then the network
+        if not narrow:
+            t.append(" gradtui ", style="bold reverse")
+        # the run's state first, then the network
         if s is not None:
             if s.diverged is not None:
                 t.append(" ✖ DIVERGED ", style="bold white on red")
             elif s.paused:
-                t.append(" ⏸ paused ", style="bold black on yellow")
+                t.append(" ⏸ " if narrow else " ⏸ paused ", style="bold black on yellow")
             else:
-                t.append(" ▶ training ", style="bold black on green")
+                t.append(" ▶ " if narrow else " ▶ training ", style="bold black on green")
             t.append(f" step {s.step:,} ")
             if not s.paused and math.isfinite(s.steps_per_sec):
-                t.append(f"{s.steps_per_sec:,.0f}/s ", style="dim")
+                t.append(f"{s.steps_per_sec:,.0f} steps/s ", style="dim")
             if s.config != c:
                 t.append("rebuilding… ", style="italic dim")
             t.append("│")
         t.append(f" {c.activation} ", style="bold")
         t.append(f"{c.depth}×{c.width} ", style="bold")
-        t.append(f"init {c.init} ")
-        t.append(f"BN {'on' if c.batchnorm else 'off'} ", style="bold green" if c.batchnorm else "dim")
-        t.append(f"res {'on' if c.residual else 'off'} ", style="bold green" if c.residual else "dim")
+        t.append(f"{c.init} " if narrow else f"init {c.init} ")
+        if narrow:
+            t.append("BN " if c.batchnorm else "", style="bold green")
+            t.append("res " if c.residual else "", style="bold green")
+        else:
+            t.append(f"BN {'on' if c.batchnorm else 'off'} ", style="bold green" if c.batchnorm else "dim")
+            t.append(f"res {'on' if c.residual else 'off'} ", style="bold green" if c.residual else "dim")
         t.append(f"{c.optimizer} lr {c.lr:g} ")
         t.append(f"{c.dataset} ", style="italic")
         if self.mode != "live":
