@@ -2,9 +2,9 @@
 
     python benchmarks/bench_engine.py [--repeats 5] [--seconds 2] [--activation relu]
 
-"off": step() only. "10 Hz": what the dashboard does by default -- up to 10 snapshots a second (each after a measured step),
-with the probe/test/boundary measurements spaced by the Pacer to stay within 5 % of the time. Cases: the (depth, width, batch) of shared/design.md section 4.
-Float32, SGD, softmax cross-entropy on the spiral data.
+"off": step() only. "10 Hz": what the dashboard does by default -- up to 10 snapshots a second (each after a
+measured step), with the probe/test/boundary measurements spaced by the Pacer to stay within 5 % of the time.
+Cases: the (depth, width, batch) of shared/design.md section 4. Float32, SGD, softmax cross-entropy on the spiral.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def main() -> None:
     args = ap.parse_args()
     print(f"{'depth,width,batch':>18} {'off':>9} {'10 Hz':>9} {'slowdown':>9}   (steps/s, median of {args.repeats})")
     for depth, width, batch in CASES:
-        cfg = Config(activation=args.activation, init="he", depth=depth, width=width, batch_size=batch, output="softmax")
+        cfg = Config(
+            activation=args.activation, init="he", depth=depth, width=width, batch_size=batch, output="softmax"
+        )
         set_blas_threads(width)
         trainer = Trainer(cfg)
         pacer = Pacer(hz=10)  # one pacer for the whole case, as in a dashboard that keeps running
