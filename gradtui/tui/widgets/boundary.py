@@ -74,10 +74,16 @@ class BoundaryPanel(Panel):
             for c in range(width):
                 if (r, c) in pts:
                     lab = pts[(r, c)]
-                    ch = "•" if not no_color else "o+x*#@%&=$"[lab % 10]
-                    style = Style(color="white", bgcolor=_blend(CLASS_COLORS[int(cls[2 * r, c]) % 10], 0.4, n_classes))
-                    if not no_color:
-                        style = Style(color=CLASS_COLORS[lab % 10], bold=True, bgcolor=style.bgcolor)
+                    pred = int(cls[2 * r, c])
+                    if no_color:
+                        ch, style = "o+x*#@%&=$"[lab % 10], Style(bold=True)
+                    else:
+                        # the point in its class's colour on the region's own colour; on a region of its own
+                        # class (correctly placed) a dark dot, so that it still shows
+                        ch = "•"
+                        region = _blend(CLASS_COLORS[pred % 10], float(conf[2 * r, c]), n_classes)
+                        dot = "#111111" if lab == pred else CLASS_COLORS[lab % 10]
+                        style = Style(color=dot, bold=True, bgcolor=region)
                 else:
                     top, bot = int(cls[2 * r, c]), int(cls[2 * r + 1, c])
                     if no_color:
