@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from rich.style import Style
+from rich.text import Text
 
 # A perceptually ordered ramp (dark -> bright) for log-magnitudes; shade glyphs carry the same order without colour.
 RAMP = ["#1b0c41", "#3b0f70", "#641a80", "#8c2981", "#b73779", "#de4968", "#f7705c", "#fe9f6d", "#fecf92", "#fcfdbf"]
@@ -111,3 +113,17 @@ def pick_rows(n: int, rows: int) -> list[int]:
     if rows <= 1:
         return [n - 1]
     return sorted({round(i * (n - 1) / (rows - 1)) for i in range(rows)})
+
+
+def append_runs(out: Text, cells: Iterable[tuple[str, str | Style]]) -> None:
+    """Append (character, style) cells to ``out``, one span per run of equal style (fewer, longer segments: less
+    to compute and less to send to the terminal)."""
+    run, run_style = "", None
+    for ch, style in cells:
+        if style != run_style and run:
+            out.append(run, style=run_style)
+            run = ""
+        run_style = style
+        run += ch
+    if run:
+        out.append(run, style=run_style)

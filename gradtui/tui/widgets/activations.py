@@ -10,16 +10,12 @@ from rich.text import Text
 
 from ...engine.activations import ACTIVATIONS
 from ..fmt import LEVELS, num, pct, pick_rows, spark
-from .base import Panel
+from .base import ProbePanel
 
 
-class ActivationStrips(Panel):
+class ActivationStrips(ProbePanel):
     TITLE = "Activations  h = f(z), probe set"
     HELP = "One histogram line per layer (input at the bottom), range in brackets; ↑/↓ selects a layer."
-
-    def data_key(self):
-        s = self.snap
-        return (s.probe_step, s.config) if s else None
 
     def draw(self, width: int, height: int) -> Text:
         s = self.snap
@@ -43,13 +39,9 @@ class ActivationStrips(Panel):
         return out
 
 
-class LayerHistogram(Panel):
+class LayerHistogram(ProbePanel):
     TITLE = "Selected layer  z histogram + f′(z)"
     HELP = "Bars: pre-activations z of the selected layer; •: the activation's derivative f'(z), top = its max."
-
-    def data_key(self):
-        s = self.snap
-        return (s.probe_step, s.config) if s else None
 
     def draw(self, width: int, height: int) -> Text:
         s = self.snap

@@ -88,5 +88,13 @@ class Panel(Widget):
         raise NotImplementedError
 
 
+class ProbePanel(Panel):
+    """A panel of the probe-set figures (histograms, dead units, saturation): they change only when measured."""
+
+    def data_key(self) -> Any:
+        s = self.snap
+        return (s.probe_step, s.config) if s else None
+
+
 def _same_text(a: RenderableType, b: RenderableType) -> bool:
     return isinstance(a, Text) and isinstance(b, Text) and a.plain == b.plain and a.spans == b.spans

@@ -11,7 +11,7 @@ from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 
-from ..fmt import CLASS_COLORS, CLASS_GLYPHS
+from ..fmt import CLASS_COLORS, CLASS_GLYPHS, append_runs
 from .base import Panel
 
 
@@ -70,38 +70,29 @@ class BoundaryPanel(Panel):
         for r in range(height):
             if r:
                 out.append("\n")
-            run, run_style = "", None
-            for c in range(width):
-                if (r, c) in pts:
-                    lab = pts[(r, c)]
-                    pred = int(cls[2 * r, c])
-                    if no_color:
-                        ch, style = "o+x*#@%&=$"[lab % 10], Style(bold=True)
-                    else:
-                        # the point in its class's colour on the region's own colour; on a region of its own
-                        # class (correctly placed) a dark dot, so that it still shows
-                        ch = "•"
-                        region = _blend(CLASS_COLORS[pred % 10], float(conf[2 * r, c]), n_classes)
-                        dot = "#111111" if lab == pred else CLASS_COLORS[lab % 10]
-                        style = Style(color=dot, bold=True, bgcolor=region)
-                else:
-                    top, bot = int(cls[2 * r, c]), int(cls[2 * r + 1, c])
-                    if no_color:
-                        ch, style = CLASS_GLYPHS[top % 10], Style()
-                    else:
-                        ch = "▀"
-                        style = Style(
-                            color=_blend(CLASS_COLORS[top % 10], float(conf[2 * r, c]), n_classes),
-                            bgcolor=_blend(CLASS_COLORS[bot % 10], float(conf[2 * r + 1, c]), n_classes),
-                        )
-                if style != run_style and run:
-                    out.append(run, style=run_style)
-                    run = ""
-                run_style = style
-                run += ch
-            if run:
-                out.append(run, style=run_style)
+            append_runs(out, (self._cell(r, c, cls, conf, pts, n_classes, no_color) for c in range(width)))
         return out
+
+    @staticmethod
+    def _cell(r, c, cls, conf, pts, n_classes: int, no_color: bool) -> tuple[str, Style]:
+        """One text cell: a training point, or two grid rows as a half block (top: foreground, bottom: background)."""
+        if (r, c) in pts:
+            lab = pts[(r, c)]
+            pred = int(cls[2 * r, c])
+            if no_color:
+                return "o+x*#@%&=$"[lab % 10], Style(bold=True)
+            # the point in its class's colour on the region's own colour; on a region of its own class (correctly
+            # placed) a dark dot, so that it still shows
+            region = _blend(CLASS_COLORS[pred % 10], float(conf[2 * r, c]), n_classes)
+            dot = "#111111" if lab == pred else CLASS_COLORS[lab % 10]
+            return "•", Style(color=dot, bold=True, bgcolor=region)
+        top, bot = int(cls[2 * r, c]), int(cls[2 * r + 1, c])
+        if no_color:
+            return CLASS_GLYPHS[top % 10], Style()
+        return "▀", Style(
+            color=_blend(CLASS_COLORS[top % 10], float(conf[2 * r, c]), n_classes),
+            bgcolor=_blend(CLASS_COLORS[bot % 10], float(conf[2 * r + 1, c]), n_classes),
+        )
 
     def _curve(self, b, width: int, height: int) -> Text:
         x0, x1, y0, y1 = b.extent

@@ -6,17 +6,19 @@ from __future__ import annotations
 from rich.text import Text
 
 from ...engine.activations import ACTIVATIONS
-from ..fmt import hbar, pct, pick_rows
-from .base import Panel
+from ..fmt import append_runs, hbar, pct, pick_rows
+from .base import ProbePanel
 
 
-class UnitsPanel(Panel):
+def _unit_cell(since: int, latest: int | None) -> tuple[str, str]:
+    if since < 0:
+        return "·", "green"
+    return "█", "bold bright_red" if since == latest else "red"
+
+
+class UnitsPanel(ProbePanel):
     TITLE = "Dead & saturated units"
     HELP = "dead: f'(z)=0 for every probe example; sat: share of (example, unit) with |f'| < 5% of its max."
-
-    def data_key(self):
-        s = self.snap
-        return (s.probe_step, s.config) if s else None
 
     def draw(self, width: int, height: int) -> Text:
         s = self.snap
@@ -57,21 +59,7 @@ class UnitsPanel(Panel):
         for r in range(map_rows):
             out.append("\n")
             chunk = units[r * width : (r + 1) * width]
-            run_style, run = None, ""
-            for since in chunk:
-                if since < 0:
-                    ch, style = "·", "green"
-                elif since == latest:
-                    ch, style = "█", "bold bright_red"
-                else:
-                    ch, style = "█", "red"
-                if style != run_style and run:
-                    out.append(run, style=run_style)
-                    run = ""
-                run_style = style
-                run += ch
-            if run:
-                out.append(run, style=run_style)
+            append_runs(out, (_unit_cell(since, latest) for since in chunk))
         if sel.units > cells:
             out.append(f" +{sel.units - cells}", style="dim")
         return out
