@@ -176,3 +176,48 @@ def test_replay_cli_refuses_bad_files_in_one_line(tmp_path, content, message):
     r = subprocess.run([sys.executable, "-m", "gradtui", "replay", str(path)], capture_output=True, text=True)
     assert r.returncode == 2
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+async def test_r_records_what_the_dashboard_shows(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    async with live_app(**SMALL) as (app, pilot):
+        await pilot.press("R")
+        assert app.recorder is not None
+        path = tmp_path / app.recorder._file.name
+        first = app.recorder.lines
+        await asyncio.wait_for(app.wait_for_snapshot(lambda s: app.recorder.lines >= first + 3), WAIT)
+        await pilot.press("a")  # a change while recording: kept as an event
+        await asyncio.wait_for(app.wait_for_snapshot(lambda s: s.config.activation == "tanh"), WAIT)
+        await pilot.press("R")
+        assert app.recorder is None
+    snaps, warnings = load_recording(path)
+    assert not warnings and len(snaps) >= 4
+    assert any(e.kind == "change" and "tanh" in e.text for e in snaps[-1].events)
+
+
+def _gradtui(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gradtui", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_compare_headless_table_and_jsonl_with_runs(tmp_path):
+    out = tmp_path / "twins.jsonl"
+    r = _gradtui("compare", "relu", "sigmoid", "--depth", "6", "--width", "16", "--samples", "300", "--steps", "60",
+                 "--every", "20", "--jsonl", str(out))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "A:relu" in r.stdout and "B:sigmoid" in r.stdout and "the gradient of" in r.stdout
+    snaps, _ = load_recording(out)
+    assert [s.extra["run"] for s in snaps] == ["A", "B"] * 3
+    assert [s.step for s in snaps] == [20, 20, 40, 40, 60, 60]  # lockstep
+    r = _gradtui("replay", str(out), "--run", "C")
+    assert r.returncode == 2 and "no run 'C'" in r.stderr
+
+
+def test_export_cli_writes_tables_pandas_style(tmp_path):
+    rec = tmp_path / "r.jsonl"
+    assert _gradtui("run", "--depth", "3", "--steps", "40", "--every", "10", "--record", str(rec)).returncode == 0
+    r = _gradtui("export", str(rec), "--csv", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    header = (tmp_path / "out" / "layers.csv").read_text().splitlines()[0]
+    assert header == "step,run,layer,metric,value"
+    r = _gradtui("export", str(tmp_path / "missing.jsonl"), "--csv", str(tmp_path / "x"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
