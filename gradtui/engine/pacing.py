@@ -4,7 +4,9 @@ A snapshot has a cheap half (the gradient figures of a measured step) and a cost
 probe and test sets for histograms, dead units, saturation and accuracy; and the decision-boundary grid). The
 Pacer takes the cheap half at up to ``hz`` per second and spaces the costly halves so that measuring uses at most
 ``budget`` of the wall time: a 50-layer network gets fresh histograms less often than a 4-layer one, and training
-keeps >= 95 % of its bare speed either way.
+keeps >= 95 % of its bare speed either way. The budget (3.5 %) is below the 5 % target because measuring also
+costs what the Pacer cannot time (cold caches after a pass over the probe set): benchmarks/bench_engine.py
+measures the real slowdown.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class Pacer:
     def __init__(
         self,
         hz: float = 10.0,
-        budget: float = 0.05,
+        budget: float = 0.035,
         boundary_every: float = 0.5,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
