@@ -38,6 +38,7 @@ VIEWS = ["flow", "heatmap", "activations", "units", "loss", "boundary"]
 VIEW_NAMES = ["Flow", "History", "Activations", "Units", "Loss", "Boundary"]
 COMPACT_W, COMPACT_H = 110, 34  # below either, one panel at a time
 MIN_W, MIN_H = 60, 16  # below either, only a message
+PAIR_H = 30  # compact, but this high: the first view shows the flow and its history
 
 
 def _step_through(values: list, current, direction: int):
@@ -187,8 +188,11 @@ class GradTUI(App):
         compact = self.screen.has_class("-compact")
         current = self.compact_view if compact else self.view
         self.screen.set_class(not compact and self.view is not None, "-zoom")
+        # a compact terminal with some height shows the gradient flow and its history together
+        pair = compact and current == 0 and self.size.height >= PAIR_H
+        self.screen.set_class(pair, "-pair")
         for k, name in enumerate(VIEWS):
-            self.query_one(f"#{name}").set_class(k == current, "-zoomed")
+            self.query_one(f"#{name}").set_class(k == current or (pair and k == 1), "-zoomed")
         views = self.query_one("#views", Static)
         parts = [f"[reverse] {k + 1} {n} [/]" if k == current else f" {k + 1} {n} " for k, n in enumerate(VIEW_NAMES)]
         views.update("".join(parts))

@@ -33,7 +33,7 @@ class StatusBar(Widget):
         c, s = self.config, self.snap
         if c is None:
             return Text("starting…")
-        narrow = self.size.width < 100  # 80 columns must still show the state, the speed and the lr
+        narrow = self.size.width < 116  # 80 columns must still show the state, the speed and the lr
         t = Text(no_wrap=True, overflow="ellipsis")
         if not narrow:
             t.append(" gradtui ", style="bold reverse")
