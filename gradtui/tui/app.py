@@ -112,6 +112,7 @@ class GradTUI(App):
         self.selected = 0
         self.view: int | None = None  # zoomed panel (large terminals), or the panel shown (compact)
         self.compact_view = 0
+        self._term_height = 0
         self.paused = False
         self.recorder: Recorder | None = None
         self._waiters: list[tuple[Callable[[Snapshot], bool], asyncio.Future]] = []
@@ -170,6 +171,7 @@ class GradTUI(App):
         self._layout_for(event.size.width, event.size.height)
 
     def _layout_for(self, width: int, height: int) -> None:
+        self._term_height = height  # (self.size may not have caught up yet during a resize)
         screen = self.screen
         tiny = width < MIN_W or height < MIN_H
         compact = not tiny and (width < COMPACT_W or height < COMPACT_H)
@@ -189,7 +191,7 @@ class GradTUI(App):
         current = self.compact_view if compact else self.view
         self.screen.set_class(not compact and self.view is not None, "-zoom")
         # a compact terminal with some height shows the gradient flow and its history together
-        pair = compact and current == 0 and self.size.height >= PAIR_H
+        pair = compact and current == 0 and self._term_height >= PAIR_H
         self.screen.set_class(pair, "-pair")
         for k, name in enumerate(VIEWS):
             self.query_one(f"#{name}").set_class(k == current or (pair and k == 1), "-zoomed")
