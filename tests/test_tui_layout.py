@@ -175,3 +175,16 @@ async def test_long_panel_lines_are_cropped_not_wrapped():
         assert lines[1].startswith("│ layer 1  relu  saturated")
         assert lines[2].startswith("│   ")  # the plot, not the rest of the header
         assert "█ z count" in lines[-2]  # the legend, on the last content line
+
+
+async def test_a_compact_but_tall_terminal_pairs_the_flow_with_its_history():
+    async with fake_app(size=(100, 34), snap=make_snapshot()) as (app, pilot, _):
+        assert layout_classes(app) == {"-compact"} and shown_views(app) == ["flow", "heatmap"]
+        flow, heat = app.query_one("#flow").region, app.query_one("#heatmap").region
+        assert flow.height >= 10 and heat.height >= 10 and not flow.overlaps(heat)
+        await pilot.press("4")  # other views: one panel
+        assert shown_views(app) == ["units"]
+        await pilot.press("1")
+        assert shown_views(app) == ["flow", "heatmap"]
+        await pilot.resize_terminal(100, 24)  # too low for two
+        assert shown_views(app) == ["flow"]
