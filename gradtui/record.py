@@ -441,8 +441,8 @@ def load_recording(path: str | os.PathLike[str]) -> tuple[list[Snapshot], list[s
     if lines[-1] == b"":
         lines.pop()
     snapshots: list[Snapshot] = []
-    events: tuple[Event, ...] = ()
-    boundary: Boundary | None = None
+    # per run tag (a compare recording interleaves its runs): the events and the boundary so far
+    carried: dict[str, tuple[tuple[Event, ...], Boundary | None]] = {}
     warnings: list[str] = []
     for n, raw in enumerate(lines, 1):
         if not raw.strip():
@@ -454,6 +454,8 @@ def load_recording(path: str | os.PathLike[str]) -> tuple[list[Snapshot], list[s
             problem = "cut off" if cut else "not JSON"
         else:
             try:
+                tag = json.dumps(d.get("run")) if isinstance(d, dict) else "null"
+                events, boundary = carried.get(tag, ((), None))
                 s = snapshot_from_dict(d, events_before=events, boundary_before=boundary)
             except NewerSchemaError as e:
                 raise RecordingError(f"{name} line {n} was {e}") from None
@@ -461,7 +463,7 @@ def load_recording(path: str | os.PathLike[str]) -> tuple[list[Snapshot], list[s
                 problem = f"not a snapshot: {e}"
             else:
                 snapshots.append(s)
-                events, boundary = s.events, s.boundary
+                carried[tag] = (s.events, s.boundary)
                 continue
         if not snapshots:
             if cut:

@@ -221,3 +221,14 @@ def test_export_cli_writes_tables_pandas_style(tmp_path):
     assert header == "step,run,layer,metric,value"
     r = _gradtui("export", str(tmp_path / "missing.jsonl"), "--csv", str(tmp_path / "x"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_compare_recording_keeps_each_runs_events_apart(tmp_path):
+    out = tmp_path / "twins.jsonl"
+    r = _gradtui("compare", "relu", "tanh", "--depth", "3", "--samples", "300", "--steps", "20", "--every", "10",
+                 "--jsonl", str(out))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    snaps, _ = load_recording(out)
+    for s in snaps:
+        starts = [e for e in s.events if e.kind == "start"]
+        assert len(starts) == 1 and s.config.activation in starts[0].text
