@@ -19,8 +19,8 @@ async def shoot(name: str, configs, size, steps: int, keys: str = "") -> None:
     app = GradTUI(Session(configs, mode="thread").start(), fps=10)
     async with app.run_test(size=size) as pilot:
         await asyncio.wait_for(app.wait_for_snapshot(lambda s: s.step >= steps), 120)
-        await pilot.press("space")
-        await asyncio.wait_for(app.wait_for_snapshot(lambda s: s.paused), 20)
+        await pilot.press("P" if app.compare else "space")  # P pauses every twin, space the selected one
+        await asyncio.wait_for(app.wait_for_snapshot(lambda s: all(x.paused for x in app.snaps)), 20)
         for k in keys:
             await pilot.press(k)
         await pilot.pause(0.6)  # let the throttled chart draw its last frame
