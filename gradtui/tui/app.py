@@ -183,10 +183,13 @@ class GradTUI(App):
         self._show_view()
 
     def _show_view(self) -> None:
-        if self.compare:
+        if self.compare:  # twins in a small terminal: each run's flow, and the difference table
+            cramped = self.screen.has_class("-compact")
             self.screen.set_class(False, "-zoom")
             self.screen.set_class(False, "-compact")
+            self.screen.set_class(cramped, "-cramped")
             return
+        self.screen.set_class(False, "-cramped")
         compact = self.screen.has_class("-compact")
         current = self.compact_view if compact else self.view
         self.screen.set_class(not compact and self.view is not None, "-zoom")

@@ -56,10 +56,16 @@ input; it is drawn at the **bottom** of every panel.
 | `ctrl+r` | reset: rebuild from the seed |
 | `↑` / `↓` | select a layer |
 | `1`–`6` | show one panel large (again: back to all) |
+| `f` / `F` | fork the run into a twin to compare side by side / back to one run |
+| `t` | with twins: which twin the keys change (`space` pauses it alone, `P` pauses all) |
+| `R` | start / stop recording the snapshots to a `.jsonl` file (replay it with `gradtui replay FILE`) |
 | `s` | save an SVG screenshot |
 | `ctrl+p` | command palette (every action, searchable) |
 | `?` | this help |
 | `q` | quit |
+
+In a replay (`gradtui replay FILE`): `space` play/pause, `←`/`→` step, `Home`/`End`, `e`/`E` next/previous event,
+`>`/`<` faster/slower.
 
 Changing the activation, depth, width, initialiser, batch norm, residual or dataset **rebuilds** the network from
 the same seed (same data, same batch order, same weights where shapes allow), so settings compare fairly. The

@@ -61,7 +61,8 @@ class GradientFlow(Panel):
             out.append(f" {sci(layer.grad_norm):>8}", style="bold" if selected else "")
             out.append(f"  sig {sci(layer.signal_norm):>8}", style="dim")
         out.append("\n")
-        axis = f"{'':{label_w + 1}}1e{int(lo)}".ljust(label_w + 1 + bar_w - 3) + f"1e{int(hi)}"
+        left = f"{'':{label_w + 1}}1e{int(lo)}"
+        axis = left.ljust(max(len(left) + 1, label_w + 1 + bar_w - 3)) + f"1e{int(hi)}"
         out.append(axis, style="dim")
         if len(rows) < len(layers):
             out.append(f"  ({len(rows)} of {len(layers)} layers)", style="dim")
