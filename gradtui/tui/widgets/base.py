@@ -89,7 +89,10 @@ class Panel(Widget):
 
 
 class ProbePanel(Panel):
-    """A panel of the probe-set figures (histograms, dead units, saturation): they change only when measured."""
+    """A panel of the probe-set figures (histograms, dead units, saturation): they change only when measured, and
+    are redrawn at most twice a second (a distribution does not need more; a whole panel is re-sent each time)."""
+
+    MAX_HZ = 2.0
 
     def data_key(self) -> Any:
         s = self.snap

@@ -24,7 +24,7 @@ def health_style(ratio: float) -> str:
 
 class GradientFlow(Panel):
     TITLE = "Gradient flow  ‖∂L/∂W‖ per layer (log scale)"
-    MAX_HZ = 5.0
+    MAX_HZ = 4.0
     HELP = "Bars: step gradient magnitude per layer, log10 scale, input layer at the bottom. sig: backward signal."
 
     def draw(self, width: int, height: int) -> Text:
