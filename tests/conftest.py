@@ -20,6 +20,16 @@ from gradtui.engine import Boundary, Change, Config, Divergence, Event, LayerSta
 from gradtui.session import Session
 from gradtui.tui.app import GradTUI
 
+# the JSON-lines keys the README documents (gradtui run --jsonl, recordings)
+TOP_KEYS = {
+    "schema", "step", "run_step", "loss", "accuracy", "test_loss", "test_accuracy", "config", "events",
+    "vanishing_ratio", "diverged", "steps_per_sec", "layers",
+}  # fmt: skip
+LAYER_KEYS = {
+    "index", "units", "grad_norm", "bias_grad_norm", "signal_norm", "update_ratio", "dead", "dead_fraction",
+    "saturation", "mean", "std", "hist", "pre_hist", "deriv", "dead_since",
+}  # fmt: skip
+
 WAIT = 20.0  # seconds: a bug fails a test instead of hanging it
 LIVE = dict(depth=4, width=16, samples=400, probe_size=128, seed=0)  # a small real run: fast rebuilds
 

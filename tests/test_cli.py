@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import LAYER_KEYS, TOP_KEYS  # the documented JSON-lines keys (README)
 
 import gradtui
 from gradtui import cli
@@ -23,14 +24,6 @@ from gradtui.record import load_recording
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--depth", "3", "--width", "8", "--samples", "60", "--batch-size", "16"]
 DIVERGES = ["--activation", "linear", "--init", "normal:1", "--lr", "1e4"]
-TOP_KEYS = {
-    "schema", "step", "run_step", "loss", "accuracy", "test_loss", "test_accuracy", "config", "events",
-    "vanishing_ratio", "diverged", "steps_per_sec", "layers",
-}  # fmt: skip
-LAYER_KEYS = {
-    "index", "units", "grad_norm", "bias_grad_norm", "signal_norm", "update_ratio", "dead", "dead_fraction",
-    "saturation", "mean", "std", "hist", "pre_hist", "deriv", "dead_since",
-}  # fmt: skip
 
 
 def gradtui_process(*args: str, **kw) -> subprocess.CompletedProcess:

@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import LAYER_KEYS, TOP_KEYS  # the documented JSON-lines keys (README)
 
 from gradtui.engine import Boundary, Change, Config, Divergence, Event, LayerStats, Snapshot, Trainer
 from gradtui.record import (
@@ -21,15 +22,6 @@ from gradtui.record import (
 )
 
 TINY = dict(depth=3, width=6, samples=80, batch_size=16, probe_size=40, hist_bins=8)
-
-TOP_KEYS = {
-    "schema", "step", "run_step", "loss", "accuracy", "test_loss", "test_accuracy", "config", "events",
-    "vanishing_ratio", "diverged", "steps_per_sec", "layers",
-}  # fmt: skip
-LAYER_KEYS = {
-    "index", "units", "grad_norm", "bias_grad_norm", "signal_norm", "update_ratio", "dead", "dead_fraction",
-    "saturation", "mean", "std", "hist", "pre_hist", "deriv", "dead_since",
-}  # fmt: skip
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------------
