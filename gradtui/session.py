@@ -292,12 +292,6 @@ class Session:
         snaps, problems = self.poll_all()
         return (snaps[0] if snaps else None), problems
 
-    def wait(self, timeout: float = 10.0) -> tuple[Snapshot | None, list[Problem]]:
-        """Block until something arrives (for scripts and the headless benchmarks, not for the UI)."""
-        if self._conn is not None and self._conn.poll(timeout):
-            return self.poll()
-        return None, []
-
     def close(self, timeout: float = 1.0) -> None:
         """Stop the trainer; quick, whatever state it is in."""
         self._send("stop")

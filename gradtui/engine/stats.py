@@ -104,9 +104,6 @@ class Snapshot:
     def with_boundary(self, boundary: Boundary | None) -> Snapshot:
         return dataclasses.replace(self, boundary=boundary)
 
-    def with_status(self, *, paused: bool, steps_per_sec: float) -> Snapshot:
-        return dataclasses.replace(self, paused=paused, steps_per_sec=steps_per_sec)
-
 
 def histogram(values: np.ndarray, bins: int, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
     """Counts of the finite ``values`` in ``bins`` equal bins over [lo, hi] (values outside are clipped in)."""

@@ -65,8 +65,6 @@ def decade_range(values: list[float], span: int = 4) -> tuple[float, float]:
     if not finite:
         return (-span, 0.0)
     lo, hi = math.floor(min(finite)), math.ceil(max(finite))
-    if hi == max(finite):
-        hi += 0  # exact powers of ten sit at the end
     if hi - lo < span:
         lo = hi - span
     return float(lo), float(hi)
