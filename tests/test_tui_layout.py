@@ -188,3 +188,18 @@ async def test_a_compact_but_tall_terminal_pairs_the_flow_with_its_history():
         assert shown_views(app) == ["flow", "heatmap"]
         await pilot.resize_terminal(100, 24)  # too low for two
         assert shown_views(app) == ["flow"]
+
+
+async def test_every_key_action_is_in_the_command_palette():
+    async with fake_app(snap=make_snapshot()) as (app, pilot, session):
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        for title in ("Next activation function", "Choose an activation from the list", "Deeper", "BatchNorm",
+                      "Pause", "Fork the run into a twin (compare side by side)", "Help", "Previous weight initialiser",
+                      "Learning rate up (1-2-5 steps)"):  # fmt: skip
+            assert title in commands, title
+        assert "Next event" not in commands and "Pause all" not in commands  # replay / twins only
+        before = app.config.activation
+        await commands["Next activation function"].callback()
+        await pilot.pause()
+        assert app.config.activation != before
+        assert session.applied and session.applied[-1].field == "activation"

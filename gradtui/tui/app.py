@@ -58,23 +58,23 @@ class GradTUI(App):
     TITLE = "gradtui"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "activation(1)", "Activation", tooltip="Next activation function"),
-        Binding("A", "activation(-1)", "Prev act.", show=False),
+        Binding("A", "activation(-1)", "Prev act.", show=False, tooltip="Previous activation function"),
         Binding("p", "pick", "Pick act.", show=False, tooltip="Choose an activation from the list"),
         Binding("plus,equals_sign", "depth(1)", "Deeper", key_display="+"),
         Binding("minus", "depth(-1)", "Shallower", key_display="-"),
         Binding("right_square_bracket", "width(1)", "Wider", key_display="]"),
         Binding("left_square_bracket", "width(-1)", "Narrower", key_display="["),
-        Binding("i", "init(1)", "Init"),
-        Binding("I", "init(-1)", "Prev init", show=False),
+        Binding("i", "init(1)", "Init", tooltip="Next weight initialiser"),
+        Binding("I", "init(-1)", "Prev init", show=False, tooltip="Previous weight initialiser"),
         Binding("b", "toggle('batchnorm')", "BatchNorm"),
         Binding("r", "toggle('residual')", "Residual"),
         Binding("o", "optimizer", "Optimizer"),
-        Binding("l", "lr(1)", "LR up"),
-        Binding("L", "lr(-1)", "LR down"),
+        Binding("l", "lr(1)", "LR up", tooltip="Learning rate up (1-2-5 steps)"),
+        Binding("L", "lr(-1)", "LR down", tooltip="Learning rate down (1-2-5 steps)"),
         Binding("d", "dataset", "Dataset"),
         Binding("space", "pause", "Pause"),
         Binding("n", "step", "Step", show=False),
-        Binding("ctrl+r", "reset", "Reset", show=False),
+        Binding("ctrl+r", "reset", "Reset", show=False, tooltip="Reset: rebuild the network from the seed"),
         Binding("up", "select(1)", "Layer up", show=False),
         Binding("down", "select(-1)", "Layer down", show=False),
         *[Binding(str(k + 1), f"view({k})", VIEW_NAMES[k], show=False) for k in range(len(VIEWS))],
@@ -494,10 +494,14 @@ class GradTUI(App):
 
     def get_system_commands(self, screen: Screen):
         yield from super().get_system_commands(screen)
-        for b in self.BINDINGS:
-            if isinstance(b, Binding) and b.action not in ("quit",):
-                title = b.tooltip or b.description
-                yield SystemCommand(title, f"key: {b.key_display or b.key}", lambda a=b.action: self.run_action(a))
+        for b in self.BINDINGS:  # every key's action, as the footer shows it, with its key; only those that apply now
+            if not isinstance(b, Binding) or b.action in ("quit", "save_svg"):
+                continue
+            name, _, args = b.action.partition("(")
+            if self.check_action(name, ()) is False:
+                continue
+            title = b.tooltip or b.description
+            yield SystemCommand(title, f"key: {b.key_display or b.key}", lambda a=b.action: self.run_action(a))
 
     def on_unmount(self) -> None:
         if self.recorder is not None:
