@@ -232,3 +232,27 @@ def test_a_compare_recording_keeps_each_runs_events_apart(tmp_path):
     for s in snaps:
         starts = [e for e in s.events if e.kind == "start"]
         assert len(starts) == 1 and s.config.activation in starts[0].text
+
+
+async def test_twins_share_one_log_scale():
+    from conftest import make_snapshot
+
+    relu = make_snapshot(config=Config(activation="relu", depth=4, width=16))
+    tiny = {i: {"grad_norm": 10.0 ** (-12 + i)} for i in range(1, 5)}  # 1e-11 .. 1e-8: a vanishing twin
+    sig = make_snapshot(config=Config(activation="sigmoid", depth=4, width=16), layer_overrides=tiny)
+    session = StillSession(relu.config)
+    session.configs = [relu.config, sig.config]
+    app = GradTUI(session, fps=50)
+    async with app.run_test(size=(140, 44)) as pilot:
+        app.show_runs((relu, sig))
+        await pilot.pause()
+        flows = list(app.query(GradientFlow))
+        assert flows[0].scale == flows[1].scale and flows[0].scale[0] <= -11
+        axes = [f.render().plain.splitlines()[-1] for f in flows]  # the axis line: the same decades on both
+        assert axes[0].split()[:2] == axes[1].split()[:2]
+        # equal gradients draw equal bars: run A's top layer is 1e-1.5 .. ; B's 1e-8 is much shorter
+        bar = [
+            len(line.split()[1])
+            for line in (flows[0].render().plain.splitlines()[1], flows[1].render().plain.splitlines()[1])
+        ]
+        assert bar[0] > bar[1]

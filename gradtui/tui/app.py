@@ -19,6 +19,7 @@ from ..engine.optim import OPTIMISERS
 from ..record import Recorder
 from ..replay import ReplaySession
 from ..session import Session
+from .fmt import decade_range, log10
 from .history import History
 from .screens import ActivationPicker, HelpScreen
 from .widgets.activations import ActivationStrips, LayerHistogram
@@ -26,7 +27,7 @@ from .widgets.base import Panel
 from .widgets.boundary import BoundaryPanel
 from .widgets.compare import RUN_NAMES, CompareDiff, CompareLoss, run_label
 from .widgets.flow import GradientFlow
-from .widgets.heatmap import GradientHeatmap
+from .widgets.heatmap import GradientHeatmap, visible_range
 from .widgets.losschart import LossChart
 from .widgets.status import AlertsLine, StatusBar
 from .widgets.units import UnitsPanel
@@ -39,6 +40,16 @@ VIEW_NAMES = ["Flow", "History", "Activations", "Units", "Loss", "Boundary"]
 COMPACT_W, COMPACT_H = 110, 34  # below either, one panel at a time
 MIN_W, MIN_H = 60, 16  # below either, only a message
 PAIR_H = 30  # compact, but this high: the first view shows the flow and its history
+
+
+def shared_scale(snaps: tuple[Snapshot, ...], histories: list[History]) -> tuple[float, float]:
+    """The log10 range (whole decades) covering every run's gradients, now and in the visible history."""
+    ranges = [visible_range(list(h.points)[-400:]) for h in histories if h.points]
+    now = [log10(layer.grad_norm) for s in snaps for layer in s.layers]
+    lo_now, hi_now = decade_range(now)
+    lo = min([lo_now, *(r[0] for r in ranges)])
+    hi = max([hi_now, *(r[1] for r in ranges)])
+    return float(lo), float(hi)
 
 
 def _step_through(values: list, current, direction: int):
@@ -264,18 +275,22 @@ class GradTUI(App):
         self.snap = snaps[self.target] if self.target < len(snaps) else snaps[0]
         if first:
             self.run_configs = [s.config for s in snaps]
+        for i, s in enumerate(snaps[: len(self.histories)]):
+            self.histories[i].add(s)
+        # one log scale for every run, so that equal bars and colours mean equal gradients
+        scale = shared_scale(snaps, self.histories)
         with self.batch_update():
             for i, s in enumerate(snaps):
                 if i >= len(self.histories):
                     break
-                self.histories[i].add(s)
                 try:
                     title = self.query_one(f"#run-{i} .run-title", Static)
                     text = ("▶ " if i == self.target else "  ") + run_label(i, s) + ("  ⏸" if s.paused else "")
                     if str(title.render()) != text:
                         title.update(text)
-                    self.query_one(f"#flow-{i}", GradientFlow).show(s, self.histories[i], self.selected)
-                    self.query_one(f"#heatmap-{i}", GradientHeatmap).show(s, self.histories[i], self.selected)
+                    for panel in (self.query_one(f"#flow-{i}", Panel), self.query_one(f"#heatmap-{i}", Panel)):
+                        panel.scale = scale
+                        panel.show(s, self.histories[i], self.selected)
                 except Exception:  # the layout is being rebuilt (fork/unfork): the next snapshot will do
                     return
             self.query_one(CompareLoss).show_runs(snaps, self.histories)

@@ -30,6 +30,7 @@ class Panel(Widget):
         self._drawn: tuple[tuple[int, int], Any, RenderableType] | None = None  # (size, data key, drawing)
         self._drawn_at = -1e9
         self._timer: Any = None
+        self.scale: tuple[float, float] | None = None  # a log10 range shared with other panels (compare mode)
 
     def on_mount(self) -> None:
         self.border_title = self.TITLE
@@ -44,7 +45,7 @@ class Panel(Widget):
         then the drawn text itself -- a terminal is sent only the panels that really look different -- and, for
         the costly or busy panels (``MAX_HZ``), at most that often while training; the newest is always drawn."""
         self.snap, self.history, self.selected = snap, history, selected
-        key = (self.data_key(), self.selected)
+        key = (self.data_key(), self.selected, self.scale)
         if key == self._key:
             return
         if self.MAX_HZ and self.is_mounted and not (snap.paused or snap.diverged is not None):
@@ -77,7 +78,7 @@ class Panel(Widget):
             return Text("waiting for the first snapshot…", style="dim")
         if w < 4 or h < 1:
             return Text("")
-        key = (self.data_key(), self.selected)
+        key = (self.data_key(), self.selected, self.scale)
         if self._drawn is not None and self._drawn[:2] == ((w, h), key):
             return self._drawn[2]
         drawn = self.draw(w, h)  # a new size, or newer data than the last (throttled) draw

@@ -43,7 +43,7 @@ class GradientFlow(Panel):
         else:
             out.append("vanishing ratio —", style="bold")
         logs = [log10(layer.grad_norm) for layer in layers]
-        lo, hi = decade_range(logs)
+        lo, hi = self.scale or decade_range(logs)
         top = max((layer.grad_norm for layer in layers if math.isfinite(layer.grad_norm)), default=math.nan)
         rows = pick_rows(len(layers), max(1, height - 2))
         label_w = len(str(len(layers))) + 1

@@ -16,6 +16,14 @@ from .base import Panel
 CELL_STYLES = [Style(color=RAMP[min(k + 2, len(RAMP) - 1)], bgcolor=RAMP[k]) for k in range(len(RAMP))]
 
 
+def visible_range(pts) -> tuple[int, int]:
+    """Whole decades covering the finite log-magnitudes of ``pts``, at least 4 wide."""
+    vals = np.concatenate([p.log_grads[np.isfinite(p.log_grads)] for p in pts]) if pts else np.array([])
+    lo = math.floor(vals.min()) if vals.size else -4
+    hi = math.ceil(vals.max()) if vals.size else 0
+    return (min(lo, hi - 4), hi)
+
+
 class GradientHeatmap(Panel):
     TITLE = "Gradient history  layer × time"
     MAX_HZ = 2.0  # it scrolls: every cell changes at every redraw, the largest share of the bytes sent
@@ -36,11 +44,7 @@ class GradientHeatmap(Panel):
         if not pts:
             return out
         # colour scale over what is visible, whole decades, at least 4
-        vals = np.concatenate([p.log_grads[np.isfinite(p.log_grads)] for p in pts])
-        lo = math.floor(vals.min()) if vals.size else -4.0
-        hi = math.ceil(vals.max()) if vals.size else 0.0
-        if hi - lo < 4:
-            lo = hi - 4
+        lo, hi = self.scale or visible_range(pts)
         n = len(RAMP)
         # marker row: a column gets ▼ when its snapshot knows of a change the previous column did not
         marks = Text(" " * label_w, no_wrap=True)
