@@ -188,6 +188,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--jsonl", "--record", dest="jsonl", metavar="PATH", help="write every snapshot, tagged with its run"
     )
 
+    check = sub.add_parser(
+        "check",
+        parents=[config],
+        allow_abbrev=False,
+        help="check the network's backward pass against finite differences (float64)",
+        description="Build the network in float64 and compare every parameter's gradient on one training batch "
+        "with central finite differences of the loss. Exit status 0 when the largest relative error is below "
+        "--tolerance, 1 otherwise.",
+    )
+    check.add_argument("--batch", type=int, default=32, metavar="N", help="examples in the batch (default: 32)")
+    check.add_argument(
+        "--per-param", type=int, default=6, metavar="K", help="entries checked per parameter array (default: 6)"
+    )
+    check.add_argument("--tolerance", type=float, default=1e-4, metavar="X", help="(default: 1e-4)")
+
     replay = sub.add_parser(
         "replay",
         parents=[view],
@@ -524,6 +539,23 @@ def _compare(ns: argparse.Namespace, config: Config) -> int:
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
+def _check(ns: argparse.Namespace, config: Config) -> int:
+    from .engine.gradcheck import check_network
+
+    if ns.batch < 1 or ns.per_param < 1 or not ns.tolerance > 0:
+        return _usage_error("--batch and --per-param must be 1 or more, --tolerance above 0")
+    trainer = Trainer(config.replace(dtype="float64"))
+    x, y = trainer.X[: ns.batch], trainer.y[: ns.batch]
+    n_params = len(trainer.net.params())
+    err = check_network(trainer, x, y, per_param=ns.per_param)
+    ok = err < ns.tolerance
+    print(
+        f"{config.summary()}: largest relative error {err:.1e} over {n_params} parameter arrays "
+        f"({ns.per_param} entries each, batch {len(x)}): {'OK' if ok else 'FAILED'} (tolerance {ns.tolerance:g})"
+    )
+    return EXIT_OK if ok else 1
+
+
 def _load(path: str, run: str | None = None) -> tuple[list[Snapshot], list[str]]:
     """A recording's snapshots (of one run), or RecordingError with a one-line message."""
     from .record import RecordingError, load_recording
@@ -592,6 +624,8 @@ def main(argv: list[str] | None = None) -> int:
         return _compare(ns, config)
     if ns.command == "replay":
         return _replay(ns)
+    if ns.command == "check":
+        return _check(ns, config)
     if ns.command == "export":
         return _export(ns)
     return _dashboard(ns, config)
