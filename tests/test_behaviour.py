@@ -68,7 +68,7 @@ def dead_after_training(lr: float, seed: int = 0) -> tuple[int, int]:
     )
     assert all(train(t, 300))
     layers = t.snapshot().layers
-    return sum(layer.dead for layer in layers), sum(layer.units for layer in layers)
+    return sum(layer.dead_count for layer in layers), sum(layer.units for layer in layers)
 
 
 def test_a_too_high_learning_rate_kills_relu_units():

@@ -380,3 +380,28 @@ def test_datasets_are_deterministic_and_split(name):
     assert a.X_train.dtype == np.float64 and np.isfinite(a.X_train).all()
     if a.classes:
         assert set(np.unique(a.y_train)) == set(range(a.classes))
+
+
+def test_adam_takes_its_beta1_from_the_momentum_setting():
+    """--momentum says it is Adam's beta1: the first two Adam steps, computed by hand, with b1 = 0.5 and 0.9."""
+    from gradtui.engine.optim import Adam
+
+    for b1 in (0.5, 0.9):
+        p = np.array([1.0, -2.0])
+        g = np.zeros(2)
+        opt = Adam([("b", p, g)], lr=0.1, momentum=b1)
+        m = v = np.zeros(2)
+        expected = p.copy()
+        for t, grad in enumerate((np.array([0.3, -0.1]), np.array([-0.2, 0.4])), 1):
+            g[...] = grad
+            opt.step()
+            m = b1 * m + (1 - b1) * grad
+            v = 0.999 * v + 0.001 * grad * grad
+            expected = expected - 0.1 * np.sqrt(1 - 0.999**t) / (1 - b1**t) * m / (np.sqrt(v) + 1e-8)
+            np.testing.assert_allclose(p, expected, rtol=1e-12)
+
+
+def test_a_live_momentum_change_reaches_adam():
+    t = Trainer(Config(optimizer="adam", lr=0.01, depth=2, width=8, samples=200, probe_size=32))
+    t.apply(Change("momentum", 0.5))
+    assert t.opt.beta1 == 0.5

@@ -35,38 +35,38 @@ def test_relu_unit_with_a_large_negative_bias_is_dead_and_dead_since_is_kept():
     set_layer(t, 0, 0.01, [-100.0, 1.0, 2.0, 100.0])
     s = t.snapshot()
     layer = s.layers[0]
-    assert layer.dead == 1 and layer.dead_fraction == pytest.approx(0.25)
-    np.testing.assert_array_equal(layer.dead_since, [0, -1, -1, -1])
+    assert layer.dead_count == 1 and layer.dead_fraction == pytest.approx(0.25)
+    np.testing.assert_array_equal(layer.dead_since(), [0, -1, -1, -1])
     for _ in range(5):
         assert t.step()
     later = t.snapshot().layers[0]
-    assert later.dead == 1
-    np.testing.assert_array_equal(later.dead_since, [0, -1, -1, -1])  # first seen dead at step 0, still
+    assert later.dead_count == 1
+    np.testing.assert_array_equal(later.dead_since(), [0, -1, -1, -1])  # first seen dead at step 0, still
     # revive it: dead_since is cleared
     set_layer(t, 0, 0.01, 1.0)
-    assert t.snapshot().layers[0].dead == 0
-    np.testing.assert_array_equal(t.snapshot().layers[0].dead_since, [-1, -1, -1, -1])
+    assert t.snapshot().layers[0].dead_count == 0
+    np.testing.assert_array_equal(t.snapshot().layers[0].dead_since(), [-1, -1, -1, -1])
 
 
 def test_relu_unit_dead_on_some_examples_only_is_not_dead():
     t = trainer("relu")
     set_layer(t, 0, [[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, -1.0, 1.0]], 0.0)  # z = x1, x2, -x2, x1 + x2: half-planes
-    assert t.snapshot().layers[0].dead == 0
+    assert t.snapshot().layers[0].dead_count == 0
 
 
 def test_relu6_is_dead_at_both_ends():
     t = trainer("relu6")
     set_layer(t, 0, 0.01, [-100.0, 100.0, 3.0, 1.0])
     layer = t.snapshot().layers[0]
-    assert layer.dead == 2
-    np.testing.assert_array_equal(layer.dead_since >= 0, [True, True, False, False])
+    assert layer.dead_count == 2
+    np.testing.assert_array_equal(layer.dead_since() >= 0, [True, True, False, False])
 
 
 @pytest.mark.parametrize("activation", ["relu", "relu6", "hardswish"])
 def test_activations_that_can_die_do(activation):
     t = trainer(activation)
     set_layer(t, 0, 0.01, -100.0)
-    assert t.snapshot().layers[0].dead == UNITS
+    assert t.snapshot().layers[0].dead_count == UNITS
 
 
 @pytest.mark.parametrize("activation", ["leaky_relu", "prelu", "rrelu", "elu", "selu", "gelu", "swish", "softplus"])
@@ -74,15 +74,15 @@ def test_activations_that_cannot_die_never_do(activation):
     t = trainer(activation)
     set_layer(t, 0, 0.01, -100.0)
     layer = t.snapshot().layers[0]
-    assert layer.dead == 0
-    np.testing.assert_array_equal(layer.dead_since, -1)
+    assert layer.dead_count == 0
+    np.testing.assert_array_equal(layer.dead_since(), -1)
 
 
 def test_dead_units_are_counted_per_layer():
     t = trainer("relu", depth=2)
     set_layer(t, 0, 0.01, [-100.0, 1.0, 1.0, 1.0])
     set_layer(t, 1, 0.01, [-100.0, -100.0, 1.0, 1.0])
-    assert [layer.dead for layer in t.snapshot().layers] == [1, 2]
+    assert [layer.dead_count for layer in t.snapshot().layers] == [1, 2]
 
 
 # --- saturation ----------------------------------------------------------------------------------------------------
@@ -126,26 +126,26 @@ def test_tanh_saturation_is_measured_against_its_own_maximum_slope():
 def test_histograms_count_every_probe_value(activation):
     t = trainer(activation, depth=2, hist_bins=16)
     for layer in t.snapshot().layers:
-        assert layer.hist_counts.sum() == PROBE * UNITS
-        assert layer.pre_counts.sum() == PROBE * UNITS * (2 if activation == "maxout" else 1)
-        assert len(layer.hist_counts) == len(layer.pre_counts) == 16
-        assert len(layer.hist_edges) == len(layer.pre_edges) == 17
-        assert np.all(np.diff(layer.hist_edges) > 0)
+        assert layer.hist.counts.sum() == PROBE * UNITS
+        assert layer.pre_hist.counts.sum() == PROBE * UNITS * (2 if activation == "maxout" else 1)
+        assert len(layer.hist.counts) == len(layer.pre_hist.counts) == 16
+        assert len(layer.hist.edges) == len(layer.pre_hist.edges) == 17
+        assert np.all(np.diff(layer.hist.edges) > 0)
 
 
 @pytest.mark.parametrize(("activation", "bounds"), [("sigmoid", (0, 1)), ("tanh", (-1, 1)), ("relu6", (0, 6))])
 def test_bounded_activations_use_their_range(activation, bounds):
     layer = trainer(activation).snapshot().layers[0]
-    assert (layer.hist_edges[0], layer.hist_edges[-1]) == bounds
+    assert (layer.hist.edges[0], layer.hist.edges[-1]) == bounds
 
 
 def test_histogram_of_a_relu_layer_with_one_unit_off_puts_a_quarter_of_the_values_at_zero():
     t = trainer("relu", hist_bins=8)
     set_layer(t, 0, [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]], [-100.0, 3.0, 3.0, 3.0])
     layer = t.snapshot().layers[0]
-    assert layer.hist_edges[0] == 0.0
-    assert layer.hist_counts[0] == PROBE  # the dead unit's zeros; the others sit at 3 = the top
-    assert layer.hist_counts[-1] == 3 * PROBE
+    assert layer.hist.edges[0] == 0.0
+    assert layer.hist.counts[0] == PROBE  # the dead unit's zeros; the others sit at 3 = the top
+    assert layer.hist.counts[-1] == 3 * PROBE
     assert layer.mean == pytest.approx(2.25) and layer.std == pytest.approx(math.sqrt(0.75 * 9 - 2.25**2))
 
 

@@ -10,9 +10,10 @@ import pytest
 
 from gradtui.engine import Config, Trainer
 from gradtui.export import export_csv
-from gradtui.record import Recorder, load_recording
-from gradtui.replay import ReplaySession
+from gradtui.record import Recorder, Recording, load_recording
+from gradtui.replay import RecordingSource
 from gradtui.session import Session
+from gradtui.source import ApplyChange, Pause, Play, PlaySpeed, Seek, SeekBy, SeekEvent, SetRuns
 
 SMALL = dict(depth=3, width=8, samples=300, probe_size=64, seed=3)
 
@@ -22,7 +23,8 @@ def _wait_snaps(session: Session, pred, timeout: float = 20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if session._conn.poll(0.2):
-            snaps, problems = session.poll_all()
+            update = session.poll()
+            snaps, problems = update.snapshots, update.problems
             assert not problems, problems
             if snaps is not None and pred(snaps):
                 return snaps
@@ -50,7 +52,7 @@ def test_twins_step_in_lockstep_and_pause_alone():
         snaps = _wait_snaps(session, lambda s: s[0].step > 50)
         assert [s.config.activation for s in snaps] == ["relu", "tanh"]
         assert snaps[0].step == snaps[1].step  # lockstep: the same step counter in every snapshot
-        session.pause(True, run=1)
+        session.send(Pause(True, 1))
         paused = _wait_snaps(session, lambda s: s[1].paused)
         later = _wait_snaps(session, lambda s: s[0].step > paused[0].step + 20)
         assert later[1].step == paused[1].step  # run B stands still while A trains on
@@ -63,7 +65,7 @@ def test_set_runs_restarts_twins_from_the_seed():
     session = Session(Config(**SMALL), mode="thread", hz=50).start()
     try:
         _wait_snaps(session, lambda s: s[0].step > 30)
-        session.set_runs([Config(**SMALL), Config(activation="elu", **SMALL)])
+        session.send(SetRuns((Config(**SMALL), Config(activation="elu", **SMALL))))
         snaps = _wait_snaps(session, lambda s: len(s) == 2)
         assert snaps[0].step == snaps[1].step < 30
         assert snaps[1].config.activation == "elu"
@@ -86,30 +88,30 @@ def test_replay_cursor_play_step_seek_and_events(tmp_path):
     snaps, warnings = load_recording(path)
     assert not warnings and len(snaps) == len(live)
     now = [0.0]
-    r = ReplaySession(snaps, rate=10, clock=lambda: now[0])
-    first, _ = r.poll()
-    assert first.step == live[0].step
-    assert r.history_update() == (True, snaps[:1])  # the first: history from scratch
-    assert r.poll()[0] is None  # nothing new until the cursor moves
-    r.step_once()
-    assert r.poll()[0].step == live[1].step
-    assert r.history_update() == (False, snaps[1:2])
-    r.pause(False)  # play: 10 snapshots a second at speed 1
+    r = RecordingSource(Recording(path), rate=10, clock=lambda: now[0])
+    first = r.poll()
+    assert first.snapshots[0].step == live[0].step
+    assert first.rebuild and [s.step for s in first.passed] == [live[0].step]  # the first: history from scratch
+    assert r.poll().snapshots is None  # nothing new until the cursor moves
+    r.send(SeekBy(1))
+    u = r.poll()
+    assert u.snapshots[0].step == live[1].step and not u.rebuild and [s.step for s in u.passed] == [live[1].step]
+    r.send(Play(True))  # play: 10 snapshots a second at speed 1
     now[0] += 0.25
-    assert r.poll()[0].step == live[3].step
-    assert r.history_update() == (False, snaps[2:4])  # every snapshot passed over, for the charts
-    r.faster(1)
+    u = r.poll()
+    assert u.snapshots[0].step == live[3].step
+    assert [s.step for s in u.passed] == [live[2].step, live[3].step]  # every snapshot passed, for the charts
+    r.send(PlaySpeed(1))
     assert r.speed == 2.0
-    r.seek(len(snaps) - 1)
-    assert r.poll()[0].step == live[-1].step
-    rebuild, passed = r.history_update()
-    assert not rebuild and passed[-1].step == live[-1].step  # forward: the points in between are kept
-    r.seek(0)
-    r.poll()
-    rebuild, passed = r.history_update()
-    assert rebuild and [s.step for s in passed] == [live[0].step]  # back: rebuilt up to the cursor
-    r.apply(None)
-    assert "replay" in r.poll()[1][0].text  # changes are refused in words
+    r.send(Seek(-1))
+    u = r.poll()
+    assert u.snapshots[0].step == live[-1].step
+    assert not u.rebuild and u.passed[-1].step == live[-1].step  # forward: the points in between are kept
+    r.send(Seek(0))
+    u = r.poll()
+    assert u.rebuild and [s.step for s in u.passed] == [live[0].step]  # back: rebuilt up to the cursor
+    r.send(ApplyChange(None))
+    assert "cannot be changed" in r.poll().problems[0].text  # changes are refused in words
 
 
 def test_replay_seek_event_jumps_to_a_change(tmp_path):
@@ -119,10 +121,15 @@ def test_replay_seek_event_jumps_to_a_change(tmp_path):
     snaps = list(trainer.run(30, every=10))
     trainer.apply(Change("lr", 0.5))
     snaps += list(trainer.run(30, every=10))
-    r = ReplaySession(snaps)
+    path = tmp_path / "r.jsonl"
+    with Recorder(path) as rec:
+        for s in snaps:
+            rec.write(s)
+    r = RecordingSource(Recording(path))
     r.poll()
-    r.seek_event(1)
-    assert r.current.step >= 30 and r.current.config.lr == 0.5
+    r.send(SeekEvent(1))
+    current = r.poll().snapshots[0]
+    assert current.step >= 30 and current.config.lr == 0.5
 
 
 def _read(path) -> list[dict]:
@@ -137,8 +144,8 @@ def test_export_csv_is_tidy(tmp_path):
     rows = _read(layers)
     assert rows[0].keys() == {"step", "run", "layer", "metric", "value"}
     assert len(rows) == len(snaps) * SMALL["depth"] * 9
-    g = [r for r in rows if r["metric"] == "grad_norm" and r["layer"] == "1" and r["step"] == str(live[-1].step)]
-    assert float(g[0]["value"]) == live[-1].layers[0].grad_norm  # exact round trip
+    g = [r for r in rows if r["metric"] == "grad_norm" and r["layer"] == "L1" and r["step"] == str(live[-1].step)]
+    assert float(g[0]["value"]) == pytest.approx(live[-1].layers[0].grad_norm, rel=1e-7)  # float32's precision
     srows = _read(steps)
     assert {r["metric"] for r in srows} >= {"loss", "test_accuracy", "vanishing_ratio"}
     erows = _read(events)

@@ -9,6 +9,15 @@ Class attributes describe what the measurements need to know:
 - ``nonneg``: the output is never negative (histogram range ``[0, max]``),
 - ``max_deriv``: ``sup |f'|``, the scale of "saturated" (|f'| below 5 % of it),
 - ``can_die``: ``f'`` is exactly 0 on a half-line, so a unit can be dead.
+
+Speed (a training step is a few dozen NumPy calls per layer, so each call counts): the elementwise activations are
+written as kernels ``_f_into(z, out)`` / ``_df_into(z, h, out)`` that work in place, with no ``np.where`` and few
+temporaries; in training (``forward(z, train=True)``) they write into work arrays reused from step to step and may keep
+what the backward needs (GELU keeps Phi and z^2). A subclass that overrides ``f`` or ``df`` gets the plain
+``dh * df(z, h)`` path, so that what it changed is what runs.
+
+Non-finite inputs: no forward, backward or derivative raises or warns on NaN or +-Inf; NaN propagates through the
+forward (the trainer detects divergence from it) and finite inputs give finite outputs.
 """
 
 from __future__ import annotations
@@ -18,30 +27,115 @@ from typing import ClassVar
 
 import numpy as np
 
-__all__ = ["ACTIVATIONS", "ALIASES", "Activation", "erf", "make_activation"]
+from .buffers import Buffers, buffer, ones
+from .names import ACTIVATION_ALIASES
+
+__all__ = ["ACTIVATIONS", "ALIASES", "Activation", "derivative_curve", "erf", "make_activation"]
+
+
+def _scratch(ws: Buffers | None, key: str, like: np.ndarray) -> np.ndarray:
+    """A temporary shaped like ``like``: a reused work array of ``ws`` while training (one per key and shape: the
+    network shares one store between its layers, so that transients stay in cache), else a new array."""
+    if ws is None:
+        return np.empty(like.shape, like.dtype)
+    return buffer(ws, (key, like.shape), like.shape, like.dtype)
+
+
+CONST_MAX = 65536  # np.maximum(z, c) is ~2x faster with c an array than a scalar, in cache; slower out of it
+
+
+def _const(ws: Buffers | None, like: np.ndarray, value: float) -> np.ndarray | float:
+    """``value`` for np.minimum/np.maximum: a reused (never written) array of it while training and small, else the
+    float itself."""
+    if ws is None or like.size > CONST_MAX:
+        return value
+    key = ("const", value, like.shape)
+    c = ws.get(key)
+    if c is None or c.dtype != like.dtype:
+        c = ws[key] = np.full(like.shape, value, like.dtype)
+    return c
+
+
+def _zeros(ws: Buffers | None, like: np.ndarray) -> np.ndarray | float:
+    return _const(ws, like, 0.0)
+
+
+_EXP_LIMITS: dict[np.dtype, float] = {}
+
+
+def _exp_limit(dtype: np.dtype) -> float:
+    """The largest t with exp(t) finite in ``dtype`` (88 for float32, 709 for float64), rounded down."""
+    lim = _EXP_LIMITS.get(dtype)
+    if lim is None:
+        lim = _EXP_LIMITS[dtype] = float(math.floor(math.log(float(np.finfo(dtype).max))))
+    return lim
+
+
+def _sigmoid_into(z: np.ndarray, out: np.ndarray, ws: Buffers | None = None) -> np.ndarray:
+    """Logistic sigmoid 1 / (1 + e^-z) into ``out``, with -z capped so that e^-z never overflows (the result there is
+    below 1e-38, right to float32). Accurate to a few ulp on both tails, NaN in NaN out."""
+    np.negative(z, out=out)
+    np.minimum(out, _const(ws, z, _exp_limit(z.dtype)), out=out)
+    np.exp(out, out=out)
+    np.add(out, 1.0, out=out)
+    return np.reciprocal(out, out=out)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    """Logistic sigmoid without overflow: exp is only ever taken of -|z|."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
+    return _sigmoid_into(z, np.empty(z.shape, z.dtype))
 
 
 # --- erf: NumPy has none, and the exact GELU needs one ----------------------------------------------------------
-# A cubic Hermite interpolant of math.erf on a grid of step 1/256 over [0, 6], using the exact derivative
-# 2/sqrt(pi) exp(-x^2) at the knots. Its error is below 1e-11 (a test compares it with math.erf); past 6, erf is 1
+# float64: a cubic Hermite interpolant of math.erf on a grid of step 1/1024 over [0, 6], using the exact derivative
+# 2/sqrt(pi) exp(-x^2) at the knots. Its error is below 1e-13 (a test compares it with math.erf); past 6, erf is 1
 # to double precision.
-_ERF_H = 1.0 / 256.0
+_ERF_H = 1.0 / 1024.0
 _ERF_X = np.arange(0.0, 6.0 + _ERF_H, _ERF_H)
 _ERF_Y = np.array([math.erf(x) for x in _ERF_X])
 _ERF_D = 2.0 / math.sqrt(math.pi) * np.exp(-(_ERF_X**2)) * _ERF_H  # derivative scaled to the unit interval
 
+# float32: erf(x) = tanh(x P(x^2)), P of degree 6 fitted (weighted minimax, Remez) to atanh(erf(x)) on [0, 3.95] with
+# weight 1 - erf^2, which is the error that reaches erf. Fit error 5.8e-8; evaluated in float32 the largest error
+# against math.erf over the whole float32 line is 1.4e-7 (1.2 ulp of 1.0: np.tanh's own rounding is ~6e-8 of it).
+# x P(x^2) grows monotonically past 3.95 (tanh(9.1) is 1.0f), so no clamp is needed; x^2 may overflow to +inf for
+# |x| > 1.8e19, which the positive leading coefficient carries through to tanh(+-inf) = +-1.
+_ERF32 = (
+    1.1283797054258071,
+    0.10276548194223825,
+    -0.00018438504583114968,
+    -0.000625718134717355,
+    8.971191731043994e-05,
+    -5.98555407131026e-06,
+    1.5895034443390148e-07,
+)
+# The same in z for the GELU: erf(z / sqrt 2) = tanh(z Q(z^2)), Q_k = P_k / sqrt(2) / 2^k.
+_PHI32 = tuple(c / math.sqrt(2.0) / 2.0**k for k, c in enumerate(_ERF32))
 
-def erf(x: np.ndarray) -> np.ndarray:
-    """The error function, elementwise, in the dtype of ``x``."""
-    a = np.minimum(np.abs(x).astype(np.float64), 6.0)
-    u = a / _ERF_H
-    i = np.minimum(u.astype(np.intp), len(_ERF_X) - 2)
+
+def _horner_into(s: np.ndarray, coefs: tuple[float, ...], out: np.ndarray) -> np.ndarray:
+    """sum_k coefs[k] s^k into ``out`` (Horner, in place; ``out`` must not be ``s``)."""
+    np.multiply(s, coefs[-1], out=out)
+    for c in coefs[-2:0:-1]:
+        np.add(out, c, out=out)
+        np.multiply(out, s, out=out)
+    np.add(out, coefs[0], out=out)
+    return out
+
+
+def _erf32_into(x: np.ndarray, out: np.ndarray, ws: Buffers | None = None) -> np.ndarray:
+    s = _scratch(ws, "erf_s", x)
+    with np.errstate(over="ignore"):  # x^2 -> inf for |x| > 1.8e19: erf is +-1 there, which is what comes out
+        np.multiply(x, x, out=s)
+        _horner_into(s, _ERF32, out)
+        np.multiply(out, x, out=out)
+    return np.tanh(out, out=out)
+
+
+def _erf64(x: np.ndarray) -> np.ndarray:
+    a = np.fmin(np.abs(x), 6.0)  # fmin: NaN -> 6, so that the table index below is always legal (NaN is put back)
+    u = a * (1.0 / _ERF_H)
+    i = u.astype(np.intp)
+    np.minimum(i, len(_ERF_X) - 2, out=i)
     t = u - i
     t2 = t * t
     t3 = t2 * t
@@ -51,7 +145,26 @@ def erf(x: np.ndarray) -> np.ndarray:
         + (-2 * t3 + 3 * t2) * _ERF_Y[i + 1]
         + (t3 - t2) * _ERF_D[i + 1]
     )
-    return np.copysign(y, x).astype(x.dtype, copy=False)
+    np.copysign(y, x, out=y)
+    np.copyto(y, x, where=np.isnan(x))
+    return y
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function, elementwise, in the dtype of ``x``: float32 evaluated in float32 (max abs error 1.4e-7),
+    anything else in float64 (max abs error below 1e-13). NaN gives NaN, +-Inf gives +-1, without warnings."""
+    x = np.asarray(x)
+    if x.dtype == np.float32:
+        return _erf32_into(x, np.empty(x.shape, np.float32))
+    return _erf64(x.astype(np.float64, copy=False)).astype(x.dtype if x.dtype.kind == "f" else np.float64, copy=False)
+
+
+def _mro_index(cls: type, name: str) -> int:
+    """Position in ``cls``'s MRO of the class that defines ``name`` (how far up the hierarchy it lives)."""
+    for i, k in enumerate(cls.__mro__):
+        if name in k.__dict__:
+            return i
+    return len(cls.__mro__)
 
 
 class Activation:
@@ -70,9 +183,15 @@ class Activation:
         self.units = units
         self.dtype = np.dtype(dtype)
         self.rng = rng if rng is not None else np.random.default_rng(0)
+        self._ws: Buffers = {}  # what the training forward keeps for the backward
+        self._tmp: Buffers = self._ws  # transients (the network gives all its layers one store)
 
     # learnable parameters as (name, value, gradient) triples; most activations have none
     def params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        return []
+
+    def param_slots(self) -> list[tuple[str, str, str]]:
+        """(kind, value attribute, gradient attribute) of each parameter (the network may move them into one array)."""
         return []
 
     def forward(self, z: np.ndarray, train: bool = False) -> np.ndarray:
@@ -86,22 +205,67 @@ class Activation:
         """The local derivative f'(z), shape of h, in eval mode (what dead/saturation measure)."""
         raise NotImplementedError
 
+    def _out(self, key: str, like: np.ndarray, train: bool) -> np.ndarray:
+        """Where a result goes: a reused work array while training, else a new array."""
+        return buffer(self._ws, key, like.shape, like.dtype) if train else np.empty(like.shape, like.dtype)
+
 
 class Elementwise(Activation):
-    """h = f(z) elementwise; subclasses give ``f(z)`` and ``df(z, h)`` side by side."""
+    """h = f(z) elementwise.
+
+    Subclasses give the kernels ``_f_into(z, out, ws)`` and ``_df_into(z, h, out, ws)`` (``ws``: work arrays for
+    temporaries, None outside training), or -- the plain way -- ``f(z)`` and ``df(z, h)`` themselves. The training
+    path (``_train_forward`` / ``_train_backward``, which may keep intermediate results for the backward) is used
+    only while no ``f``/``df`` is defined below the kernels in the class hierarchy.
+    """
+
+    _KERNELS = ("_f_into", "_df_into", "_train_forward", "_train_backward")
+
+    def __init__(self, units: int, dtype: np.dtype, rng: np.random.Generator | None = None) -> None:
+        super().__init__(units, dtype, rng)
+        cls = type(self)
+        plain = min(_mro_index(cls, "f"), _mro_index(cls, "df"))
+        self._fast = plain >= max(_mro_index(cls, k) for k in self._KERNELS)
+        self._fast_last = False  # was the last forward the training path? (then backward may use what it kept)
+        self._arrays: tuple | None = None  # (shape, dtype, h, dz, zeros) of the training path, per batch shape
 
     def f(self, z: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        return self._f_into(z, np.empty(z.shape, z.dtype))
 
     def df(self, z: np.ndarray, h: np.ndarray) -> np.ndarray:
+        return self._df_into(z, h, np.empty(z.shape, z.dtype))
+
+    def _f_into(self, z: np.ndarray, out: np.ndarray, ws: Buffers | None = None) -> np.ndarray:
         raise NotImplementedError
 
+    def _df_into(self, z: np.ndarray, h: np.ndarray, out: np.ndarray, ws: Buffers | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def _train_arrays(self, z: np.ndarray) -> tuple:
+        """(shape, dtype, h, dz, zeros) for inputs like ``z``: looked up once per batch shape, not on every step."""
+        a = self._arrays
+        if a is None or a[0] != z.shape or a[1] != z.dtype:
+            h = buffer(self._ws, "h", z.shape, z.dtype)
+            a = self._arrays = (z.shape, z.dtype, h, _scratch(self._tmp, "dz", z), _zeros(self._tmp, z))
+        return a
+
+    def _train_forward(self, z: np.ndarray) -> np.ndarray:
+        return self._f_into(z, self._train_arrays(z)[2], self._tmp)
+
+    def _train_backward(self, dh: np.ndarray) -> np.ndarray:
+        dz = self._train_arrays(dh)[3]
+        self._df_into(self._z, self._h, dz, self._tmp)
+        return np.multiply(dz, dh, out=dz)
+
     def forward(self, z: np.ndarray, train: bool = False) -> np.ndarray:
-        h = self.f(z)
-        self._z, self._h = z, h
+        fast = train and self._fast and z.dtype.kind == "f"
+        h = self._train_forward(z) if fast else self.f(z)
+        self._z, self._h, self._fast_last = z, h, fast
         return h
 
     def backward(self, dh: np.ndarray) -> np.ndarray:
+        if self._fast_last and dh.dtype == self._h.dtype and dh.shape == self._h.shape:
+            return self._train_backward(dh)
         return dh * self.df(self._z, self._h)
 
     def derivative(self, z: np.ndarray) -> np.ndarray:
@@ -127,22 +291,24 @@ class Sigmoid(Elementwise):
     nonneg = True
     max_deriv = 0.25
 
-    def f(self, z):
-        return _sigmoid(z)
+    def _f_into(self, z, out, ws=None):
+        return _sigmoid_into(z, out, ws)
 
-    def df(self, z, h):
-        return h * (1 - h)
+    def _df_into(self, z, h, out, ws=None):
+        np.subtract(1.0, h, out=out)
+        return np.multiply(out, h, out=out)
 
 
 class Tanh(Elementwise):
     name, label, formula = "tanh", "tanh", "f(z) = tanh z,  f' = 1 - f^2"
     bounds = (-1.0, 1.0)
 
-    def f(self, z):
-        return np.tanh(z)
+    def _f_into(self, z, out, ws=None):
+        return np.tanh(z, out=out)
 
-    def df(self, z, h):
-        return 1 - h * h
+    def _df_into(self, z, h, out, ws=None):
+        np.multiply(h, h, out=out)
+        return np.subtract(1.0, out, out=out)
 
 
 class ReLU(Elementwise):
@@ -150,11 +316,15 @@ class ReLU(Elementwise):
     nonneg = True
     can_die = True
 
-    def f(self, z):
-        return np.maximum(z, 0)
+    def _f_into(self, z, out, ws=None):
+        return np.maximum(z, _zeros(ws, z), out=out)
 
-    def df(self, z, h):
-        return (z > 0).astype(z.dtype)
+    def _df_into(self, z, h, out, ws=None):
+        return np.greater(z, 0.0, out=out)  # 1.0 / 0.0
+
+    def _train_forward(self, z):
+        a = self._train_arrays(z)
+        return np.maximum(z, a[4], out=a[2])
 
 
 class LeakyReLU(Elementwise):
@@ -170,11 +340,23 @@ class LeakyReLU(Elementwise):
     def formula(self) -> str:  # type: ignore[override]
         return f"f(z) = z if z > 0 else {self.slope:g} z"
 
-    def f(self, z):
-        return np.where(z > 0, z, z * self.dtype.type(self.slope))
+    def _f_into(self, z, out, ws=None):
+        a = self.slope
+        if a == 0:
+            return np.maximum(z, _zeros(ws, z), out=out)
+        if 0 < a <= 1:  # max(z, a z) is z for z > 0 and a z below; a z cannot overflow
+            np.multiply(z, a, out=out)
+            return np.maximum(z, out, out=out)
+        np.copyto(out, np.where(z > 0, z, z * z.dtype.type(a)))
+        return out
 
-    def df(self, z, h):
-        return np.where(z > 0, 1, self.slope).astype(z.dtype)
+    def _df_into(self, z, h, out, ws=None):
+        np.greater(z, 0.0, out=out)
+        a = self.slope
+        if a != 0:
+            np.multiply(out, 1.0 - a, out=out)
+            np.add(out, a, out=out)
+        return out
 
 
 class PReLU(Activation):
@@ -190,15 +372,39 @@ class PReLU(Activation):
     def params(self):
         return [("alpha", self.alpha, self.dalpha)]
 
+    def param_slots(self):
+        return [("alpha", "alpha", "dalpha")]
+
     def forward(self, z, train=False):
-        self._z = z
-        return np.where(z > 0, z, z * self.alpha)
+        # f = max(z, 0) + alpha min(z, 0): right for any learned alpha, and inf * 0 never arises
+        if not train or z.shape[-1:] != self.alpha.shape or z.dtype != self.alpha.dtype:
+            self._z, self._zneg = z, np.minimum(z, 0.0)
+            return np.maximum(z, 0.0) + self._zneg * self.alpha
+        zneg = buffer(self._ws, "zneg", z.shape, z.dtype)
+        h = buffer(self._ws, "h", z.shape, z.dtype)
+        zero = _zeros(self._tmp, z)
+        np.minimum(z, zero, out=zneg)
+        np.maximum(z, zero, out=h)
+        t = _scratch(self._tmp, "t", z)
+        np.multiply(zneg, self.alpha, out=t)
+        np.add(h, t, out=h)
+        self._z, self._zneg = z, zneg
+        return h
 
     def backward(self, dh):
-        z = self._z
-        neg = z <= 0
-        self.dalpha[...] = np.sum(dh * z * neg, axis=0)
-        return np.where(neg, dh * self.alpha, dh)
+        z, zneg = self._z, self._zneg
+        t = _scratch(self._tmp, "t", dh)
+        with np.errstate(over="ignore", invalid="ignore"):  # huge inputs: the slope's gradient is out of range
+            np.multiply(dh, zneg, out=t)  # d/dalpha = dh z where z <= 0
+            if t.ndim == 2 and t.dtype == self.dalpha.dtype:
+                np.dot(ones(self._tmp, t.shape[0], t.dtype), t, out=self.dalpha)
+            else:
+                self.dalpha[...] = np.sum(t, axis=0)
+        dz = _scratch(self._tmp, "dz", dh.astype(np.result_type(dh, self.alpha), copy=False))
+        np.greater(z, 0.0, out=dz)  # slope: 1 where z > 0, alpha elsewhere
+        np.multiply(dz, 1 - self.alpha, out=dz)
+        np.add(dz, self.alpha, out=dz)
+        return np.multiply(dz, dh, out=dz)
 
     def derivative(self, z):
         return np.where(z > 0, 1, self.alpha).astype(z.dtype)
@@ -212,14 +418,26 @@ class RReLU(Activation):
 
     def forward(self, z, train=False):
         if train:
-            a = self.rng.uniform(self.lower, self.upper, size=z.shape).astype(z.dtype)
-        else:
-            a = z.dtype.type((self.lower + self.upper) / 2)
-        self._z, self._a = z, a
-        return np.where(z > 0, z, z * a)
+            a = self._out("a", z, train)
+            if a.dtype in (np.float32, np.float64):
+                self.rng.random(out=a, dtype=a.dtype)
+            else:
+                a[...] = self.rng.random(a.shape)
+            np.multiply(a, self.upper - self.lower, out=a)
+            np.add(a, self.lower, out=a)
+            pos = _scratch(self._tmp, "pos", z)
+            np.greater(z, 0.0, out=pos)
+            np.maximum(a, pos, out=a)  # the slope: 1 where z > 0 (a < 1), a elsewhere
+            self._a = a
+            return np.multiply(z, a, out=self._out("h", z, train))
+        mean = (self.lower + self.upper) / 2
+        self._a = np.where(z > 0, z.dtype.type(1), z.dtype.type(mean))
+        return z * self._a
 
     def backward(self, dh):
-        return np.where(self._z > 0, dh, dh * self._a)
+        if dh.dtype != self._a.dtype or dh.shape != self._a.shape:
+            return dh * self._a
+        return np.multiply(dh, self._a, out=_scratch(self._tmp, "dz", dh))
 
     def derivative(self, z):
         return np.where(z > 0, 1, (self.lower + self.upper) / 2).astype(z.dtype)
@@ -228,11 +446,15 @@ class RReLU(Activation):
 class ELU(Elementwise):
     name, label, formula = "elu", "ELU", "f(z) = z if z > 0 else e^z - 1"
 
-    def f(self, z):
-        return np.where(z > 0, z, np.expm1(np.minimum(z, 0)))
+    def _f_into(self, z, out, ws=None):
+        np.minimum(z, _zeros(ws, z), out=out)
+        np.expm1(out, out=out)
+        return np.maximum(z, out, out=out)  # expm1(min(z, 0)) >= z below 0, and is 0 above
 
-    def df(self, z, h):
-        return np.where(z > 0, 1, h + 1).astype(z.dtype)
+    def _df_into(self, z, h, out, ws=None):
+        np.minimum(h, _zeros(ws, h), out=out)  # 1 above 0, h + 1 = e^z below
+        np.add(out, 1.0, out=out)
+        return out
 
 
 class SELU(Elementwise):
@@ -241,22 +463,41 @@ class SELU(Elementwise):
     alpha = 1.6732632423543772848170429916717
     max_deriv = lam * alpha
 
-    def f(self, z):
-        t = z.dtype.type
-        return t(self.lam) * np.where(z > 0, z, t(self.alpha) * np.expm1(np.minimum(z, 0)))
+    def _f_into(self, z, out, ws=None):
+        t = _scratch(ws, "t", z)
+        zero = _zeros(ws, z)
+        np.minimum(z, zero, out=t)
+        np.expm1(t, out=t)
+        np.multiply(t, self.lam * self.alpha, out=t)
+        np.maximum(z, zero, out=out)
+        np.multiply(out, self.lam, out=out)
+        np.add(out, t, out=out)
+        return out
 
-    def df(self, z, h):
-        t = z.dtype.type
-        return np.where(z > 0, t(self.lam), h + t(self.lam * self.alpha)).astype(z.dtype)
+    def _df_into(self, z, h, out, ws=None):
+        # lam above 0; below, h + lam alpha = lam alpha e^z
+        la = self.lam * self.alpha
+        pos = _scratch(ws, "t", z)
+        np.greater(h, 0.0, out=pos)
+        np.multiply(pos, self.lam - la, out=pos)
+        np.minimum(h, _zeros(ws, h), out=out)
+        np.add(out, la, out=out)
+        np.add(out, pos, out=out)
+        return out
 
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_LOG_INV_SQRT_2PI = math.log(_INV_SQRT_2PI)
 _TANH_C = math.sqrt(2.0 / math.pi)
+_TANH_K = 0.044715
 
 
 class GELU(Elementwise):
-    """GELU, exact erf form by default; ``approximate=True`` gives the tanh form (differs by up to 4.7e-4)."""
+    """GELU, exact erf form by default; ``approximate=True`` gives the tanh form (differs by up to 4.7e-4).
+
+    float32 takes Phi(z) = (1 + tanh(z Q(z^2))) / 2 (see ``_PHI32``: the float32 erf); float64 the table erf.
+    """
 
     name, label = "gelu", "GELU"
     max_deriv = 1.128904  # at z = sqrt(2)
@@ -271,35 +512,103 @@ class GELU(Elementwise):
             return "f(z) = z/2 (1 + tanh(sqrt(2/pi)(z + 0.044715 z^3)))"
         return "f(z) = z Phi(z),  f' = Phi(z) + z phi(z)"
 
-    def f(self, z):
-        t = z.dtype.type
-        if self.approximate:
-            u = t(_TANH_C) * (z + t(0.044715) * z * z * z)
-            return t(0.5) * z * (1 + np.tanh(u))
-        return t(0.5) * z * (1 + erf(z * t(_SQRT_HALF)))
+    def _parts(
+        self, z: np.ndarray, ws: Buffers | None, keep: Buffers | None = None, h: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(p, s): the factor p with h = z p -- Phi(z) exact, (1 + tanh u)/2 in the tanh form -- and s = z^2; into
+        ``keep``'s arrays (for the backward) when given, else temporaries. With ``h``, also h = z p into it."""
+        if keep is not None:
+            s, p = buffer(keep, "s", z.shape, z.dtype), buffer(keep, "p", z.shape, z.dtype)
+        else:
+            s, p = _scratch(ws, "s", z), _scratch(ws, "p", z)
+        with np.errstate(over="ignore", invalid="ignore"):  # z^2 overflows for huge |z|: see _ERF32 (one errstate)
+            np.multiply(z, z, out=s)
+            if self.approximate:
+                np.multiply(s, _TANH_C * _TANH_K, out=p)
+                np.add(p, _TANH_C, out=p)
+                np.multiply(p, z, out=p)
+                np.tanh(p, out=p)
+            elif z.dtype == np.float32:
+                _horner_into(s, _PHI32, p)
+                np.multiply(p, z, out=p)
+                np.tanh(p, out=p)
+            else:
+                np.copyto(p, erf(z * z.dtype.type(_SQRT_HALF)))
+            np.add(p, 1.0, out=p)
+            np.multiply(p, 0.5, out=p)
+            if h is not None:
+                np.multiply(z, p, out=h)  # -inf * 0 -> NaN (a diverged net; no warning)
+        return p, s
 
-    def df(self, z, h):
-        t = z.dtype.type
-        if self.approximate:
-            u = t(_TANH_C) * (z + t(0.044715) * z * z * z)
-            th = np.tanh(u)
-            du = t(_TANH_C) * (1 + t(3 * 0.044715) * z * z)
-            return t(0.5) * (1 + th) + t(0.5) * z * (1 - th * th) * du
-        cdf = t(0.5) * (1 + erf(z * t(_SQRT_HALF)))
-        pdf = t(_INV_SQRT_2PI) * np.exp(t(-0.5) * z * z)
-        return cdf + z * pdf
+    def _f_into(self, z, out, ws=None):
+        self._parts(z, ws, h=out)
+        return out
+
+    def _fprime_into(
+        self, z: np.ndarray, p: np.ndarray, s: np.ndarray, out: np.ndarray, ws: Buffers | None
+    ) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            if self.approximate:  # d/dz z p = p + z/2 (1 - t^2) u',  t = 2p - 1,  u' = c (1 + 3k z^2)
+                t = out
+                np.multiply(p, 2.0, out=t)
+                np.subtract(t, 1.0, out=t)
+                np.multiply(t, t, out=t)
+                np.subtract(1.0, t, out=t)
+                np.multiply(t, z, out=t)
+                np.multiply(t, 0.5 * _TANH_C, out=t)
+                du = _scratch(ws, "du", z)
+                np.minimum(s, _const(ws, s, 1e30), out=du)  # z^2 may be +inf where 1 - t^2 is 0: keep 0 * u' = 0
+                np.multiply(du, 3 * _TANH_K, out=du)
+                np.add(du, 1.0, out=du)
+                np.multiply(t, du, out=t)
+                np.add(out, p, out=out)
+                return out
+            # Phi + z phi(z),  phi(z) = exp(-z^2/2 + log(1/sqrt(2 pi)))
+            np.multiply(s, -0.5, out=out)
+            np.add(out, _LOG_INV_SQRT_2PI, out=out)
+            np.exp(out, out=out)
+            np.multiply(out, z, out=out)
+            np.add(out, p, out=out)
+            return out
+
+    def _df_into(self, z, h, out, ws=None):
+        p, s = self._parts(z, ws)
+        return self._fprime_into(z, p, s, out, ws)
+
+    def _train_forward(self, z):
+        p, s = self._parts(z, self._tmp, keep=self._ws, h=self._train_arrays(z)[2])  # p, s kept for the backward
+        return self._train_arrays(z)[2]
+
+    def _train_backward(self, dh):
+        dz = self._train_arrays(dh)[3]
+        self._fprime_into(self._z, self._ws["p"], self._ws["s"], dz, self._tmp)
+        return np.multiply(dz, dh, out=dz)
 
 
 class Swish(Elementwise):
     name, label, formula = "swish", "Swish/SiLU", "f(z) = z sigmoid(z),  f' = s + z s (1 - s)"
     max_deriv = 1.099839  # at z = 2.39936
 
-    def f(self, z):
-        return z * _sigmoid(z)
+    def _f_into(self, z, out, ws=None):
+        return np.multiply(z, _sigmoid_into(z, _scratch(ws, "s", z), ws), out=out)
 
-    def df(self, z, h):
-        s = _sigmoid(z)
-        return s + z * s * (1 - s)
+    def _train_forward(self, z):
+        s = _sigmoid_into(z, buffer(self._ws, "s", z.shape, z.dtype), self._tmp)  # kept for the backward
+        return np.multiply(z, s, out=self._train_arrays(z)[2])
+
+    def _fprime_into(self, s: np.ndarray, h: np.ndarray, out: np.ndarray) -> np.ndarray:
+        np.subtract(1.0, s, out=out)  # f' = s + h (1 - s)
+        np.multiply(out, h, out=out)
+        np.add(out, s, out=out)
+        return out
+
+    def _df_into(self, z, h, out, ws=None):
+        return self._fprime_into(_sigmoid_into(z, _scratch(ws, "s2", z), ws), h, out)
+
+    def _train_backward(self, dh):
+        dz = self._train_arrays(dh)[3]
+        self._fprime_into(self._ws["s"], self._h, dz)
+        return np.multiply(dz, dh, out=dz)
 
 
 class HardSwish(Elementwise):
@@ -307,14 +616,40 @@ class HardSwish(Elementwise):
     max_deriv = 1.5  # (2z + 3)/6 at z -> 3
     can_die = True  # f' = 0 for z < -3
 
-    def f(self, z):
-        t = z.dtype.type
-        return z * np.clip(z + t(3), 0, 6) / t(6)
+    def _gate_into(self, z: np.ndarray, t: np.ndarray, ws: Buffers | None) -> np.ndarray:
+        """t = relu6(z + 3) / 6, in [0, 1]."""
+        np.add(z, 3.0, out=t)
+        np.maximum(t, _zeros(ws, z), out=t)
+        np.minimum(t, _const(ws, z, 6.0), out=t)
+        np.multiply(t, 1.0 / 6.0, out=t)
+        return t
 
-    def df(self, z, h):
-        t = z.dtype.type
-        mid = (2 * z + t(3)) / t(6)
-        return np.where(z <= -3, t(0), np.where(z >= 3, t(1), mid)).astype(z.dtype)
+    def _f_into(self, z, out, ws=None, gate=None):
+        t = self._gate_into(z, _scratch(ws, "gate", z) if gate is None else gate, ws)
+        np.maximum(z, _const(ws, z, -3.0), out=out)  # z where t > 0, and -3 * 0 = 0 (never -inf * 0) where t = 0
+        return np.multiply(out, t, out=out)
+
+    def _train_forward(self, z):
+        gate = buffer(self._ws, "gate", z.shape, z.dtype)  # kept for the backward
+        return self._f_into(z, self._train_arrays(z)[2], self._tmp, gate)
+
+    def _fprime_into(self, t: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+        # f' = t outside (-3, 3) (0 or 1) and (2z + 3)/6 = 2t - 1/2 inside, where 0 < t < 1
+        q = tmp
+        np.subtract(t, 0.5, out=q)
+        np.absolute(q, out=out)
+        np.less(out, 0.5, out=out)  # inside: |t - 1/2| < 1/2
+        np.multiply(q, out, out=q)
+        return np.add(t, q, out=out)
+
+    def _df_into(self, z, h, out, ws=None):
+        t = self._gate_into(z, _scratch(ws, "gate2", z), ws)
+        return self._fprime_into(t, out, _scratch(ws, "q", z))
+
+    def _train_backward(self, dh):
+        dz = self._train_arrays(dh)[3]
+        self._fprime_into(self._ws["gate"], dz, _scratch(self._tmp, "q", dh))
+        return np.multiply(dz, dh, out=dz)
 
 
 class ReLU6(Elementwise):
@@ -323,22 +658,35 @@ class ReLU6(Elementwise):
     nonneg = True
     can_die = True
 
-    def f(self, z):
-        return np.clip(z, 0, 6)
+    def _f_into(self, z, out, ws=None):
+        np.maximum(z, _zeros(ws, z), out=out)
+        return np.minimum(out, _const(ws, z, 6.0), out=out)
 
-    def df(self, z, h):
-        return ((z > 0) & (z < 6)).astype(z.dtype)
+    def _df_into(self, z, h, out, ws=None):
+        np.subtract(z, 3.0, out=out)  # 0 < z < 6  <=>  |z - 3| < 3
+        np.absolute(out, out=out)
+        return np.less(out, 3.0, out=out)
 
 
 class Softplus(Elementwise):
     name, label, formula = "softplus", "softplus", "f(z) = log(1 + e^z),  f' = sigmoid(z)"
     nonneg = True
 
-    def f(self, z):
-        return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+    def _f_into(self, z, out, ws=None):
+        np.absolute(z, out=out)  # max(z, 0) + log1p(e^-|z|)
+        np.negative(out, out=out)
+        np.exp(out, out=out)
+        np.log1p(out, out=out)
+        t = _scratch(ws, "t", z)
+        np.maximum(z, _zeros(ws, z), out=t)
+        np.add(out, t, out=out)
+        return out
 
-    def df(self, z, h):
-        return _sigmoid(z)
+    def _df_into(self, z, h, out, ws=None):
+        # sigmoid(z) = 1 - e^-h = -expm1(-h), from h = softplus(z): accurate on both tails
+        np.negative(h, out=out)
+        np.expm1(out, out=out)
+        return np.negative(out, out=out)
 
 
 class Maxout(Activation):
@@ -350,14 +698,22 @@ class Maxout(Activation):
     def forward(self, z, train=False):
         H = self.units
         a, b = z[:, :H], z[:, H:]
-        self._pick_a = a >= b
-        return np.where(self._pick_a, a, b)
+        shape = (z.shape[0], H)
+        if train:
+            pick = buffer(self._ws, "pick", shape, np.dtype(bool))
+            h = buffer(self._ws, "h", shape, z.dtype)
+        else:
+            pick, h = np.empty(shape, bool), np.empty(shape, z.dtype)
+        np.greater_equal(a, b, out=pick)
+        np.maximum(a, b, out=h)  # NaN in either piece propagates
+        self._pick_a = pick
+        return h
 
     def backward(self, dh):
-        dz = np.empty((dh.shape[0], 2 * self.units), dtype=dh.dtype)
-        zero = dh.dtype.type(0)
-        np.copyto(dz[:, : self.units], np.where(self._pick_a, dh, zero))
-        np.copyto(dz[:, self.units :], np.where(self._pick_a, zero, dh))
+        H = self.units
+        dz = buffer(self._tmp, ("dz", (dh.shape[0], 2 * H)), (dh.shape[0], 2 * H), dh.dtype)
+        np.multiply(dh, self._pick_a, out=dz[:, :H])
+        np.subtract(dh, dz[:, :H], out=dz[:, H:])  # dh - dh = 0 or dh - 0 = dh: exact
         return dz
 
     def derivative(self, z):
@@ -384,7 +740,7 @@ ACTIVATIONS: dict[str, type[Activation]] = {
         Linear,
     )
 }
-ALIASES = {"silu": "swish", "identity": "linear", "hard_swish": "hardswish", "lrelu": "leaky_relu"}
+ALIASES = ACTIVATION_ALIASES
 
 
 def make_activation(
@@ -403,3 +759,13 @@ def make_activation(
     if cls is GELU:
         return GELU(units, dtype, rng, approximate=gelu_approximate)
     return cls(units, dtype, rng)
+
+
+def derivative_curve(
+    name: str, x: np.ndarray, *, leaky_slope: float = 0.01, gelu_approximate: bool = False
+) -> np.ndarray:
+    """f'(x) of the registry's activation ``name`` at the points ``x`` (1-D), in float64: the derivative overlay
+    of the panels, computed the same way live and from a recording (which does not store it)."""
+    act = make_activation(name, 1, np.dtype(np.float64), leaky_slope=leaky_slope, gelu_approximate=gelu_approximate)
+    with np.errstate(all="ignore"):
+        return np.asarray(act.derivative(np.asarray(x, dtype=np.float64)[:, None])[:, 0], dtype=np.float64)

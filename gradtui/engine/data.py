@@ -5,12 +5,12 @@ Inputs are 2-D points in about [-1, 1]^2 (``sine``: 1-D in [-pi, pi]; ``digits``
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from .names import DATASET_INFO, available_datasets
 
 __all__ = ["DATASETS", "Dataset", "available_datasets", "make_dataset"]
 
@@ -98,30 +98,12 @@ def _digits(n, noise, rng):
     return d.data / 16.0, d.target
 
 
-# name -> (generator, classes (0 = regression), description)
-DATASETS = {
-    "spiral": (_spiral, 3, "three interleaved spiral arms (3 classes)"),
-    "moons": (_moons, 2, "two interleaving half-moons (2 classes)"),
-    "circles": (_circles, 2, "a ring around a disc (2 classes)"),
-    "xor": (_xor, 2, "the four quadrants, XOR of the signs (2 classes)"),
-    "blobs": (_blobs, 4, "four Gaussian blobs (4 classes)"),
-    "checkerboard": (_checkerboard, 2, "a 4x4 checkerboard (2 classes)"),
-    "sine": (_sine, 0, "1-D regression of sin(x) with noise"),
-    "digits": (_digits, 10, "8x8 handwritten digits, 64 inputs (10 classes; needs scikit-learn)"),
-}
-
-
-@functools.cache
-def _have_sklearn() -> bool:
-    try:
-        return importlib.util.find_spec("sklearn") is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def available_datasets() -> list[str]:
-    """The datasets that can be made here: all but digits, and digits when scikit-learn is installed."""
-    return [n for n in DATASETS if n != "digits" or _have_sklearn()]
+# name -> (generator, classes (0 = regression), description); the names and classes are those of engine.names
+_GENERATORS = {
+    "spiral": _spiral, "moons": _moons, "circles": _circles, "xor": _xor, "blobs": _blobs,
+    "checkerboard": _checkerboard, "sine": _sine, "digits": _digits,
+}  # fmt: skip
+DATASETS = {name: (_GENERATORS[name], *DATASET_INFO[name]) for name in DATASET_INFO}
 
 
 def make_dataset(name: str, samples: int = 2000, noise: float = 0.1, seed: int = 0) -> Dataset:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["INITIALISERS", "Initialiser", "init_weights", "parse_init"]
+from .names import INIT_ALIASES, initialiser_names, parse_init
+
+__all__ = ["INITIALISERS", "Initialiser", "init_weights", "initialiser_names", "parse_init"]
 
 
 def _he(fan_in, fan_out, rng, param):
@@ -45,6 +47,15 @@ def _orthogonal(fan_in, fan_out, rng, param):
     return q if fan_in >= fan_out else q.T
 
 
+def _identity(fan_in, fan_out, rng, param):
+    """The identity (ones on the main diagonal of a rectangle): recurrent weights of the IRNN (Le et al. 2015).
+
+    With a linear or ReLU cell and no input, h_t = h_{t-1}: the state, and the gradient through time, are carried
+    unchanged. Deterministic: ``rng`` is not used.
+    """
+    return np.eye(fan_in, fan_out)
+
+
 def _normal(fan_in, fan_out, rng, param):
     return rng.normal(0.0, param, (fan_in, fan_out))
 
@@ -70,37 +81,12 @@ INITIALISERS: dict[str, Initialiser] = {
         Initialiser("xavier_uniform", _xavier_uniform, "Xavier/Glorot uniform: U(+-sqrt(6/(fan_in+fan_out)))"),
         Initialiser("lecun", _lecun, "LeCun normal: N(0, 1/fan_in), for SELU"),
         Initialiser("orthogonal", _orthogonal, "orthogonal rows/columns (gain 1)"),
+        Initialiser("identity", _identity, "the identity matrix (IRNN recurrent weights; rectangular: eye)"),
         Initialiser("normal", _normal, "N(0, STD^2) whatever the size: 1.0 explodes, 0.01 vanishes", True),
         Initialiser("uniform", _uniform, "U(-A, A) whatever the size", True),
     )
 }
-ALIASES = {"glorot": "xavier", "glorot_uniform": "xavier_uniform", "kaiming": "he", "kaiming_uniform": "he_uniform"}
-
-
-def parse_init(spec: str) -> tuple[str, float | None]:
-    """``'normal:0.01'`` -> ``('normal', 0.01)``; ``'he'`` -> ``('he', None)``. Raises ValueError in plain words."""
-    name, sep, rest = spec.partition(":")
-    name = ALIASES.get(name, name)
-    if name not in INITIALISERS:
-        raise ValueError(f"unknown initialiser {spec!r}; choose from {', '.join(initialiser_names())}")
-    init = INITIALISERS[name]
-    if init.needs_param:
-        if not sep:
-            raise ValueError(f"initialiser {name!r} needs a value, e.g. {name}:0.01")
-        try:
-            value = float(rest)
-        except ValueError:
-            raise ValueError(f"initialiser {spec!r}: {rest!r} is not a number") from None
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"initialiser {spec!r}: the value must be a positive number")
-        return name, value
-    if sep:
-        raise ValueError(f"initialiser {name!r} takes no value")
-    return name, None
-
-
-def initialiser_names() -> list[str]:
-    return [f"{n}:{'STD' if n == 'normal' else 'A'}" if i.needs_param else n for n, i in INITIALISERS.items()]
+ALIASES = INIT_ALIASES
 
 
 def init_weights(spec: str, fan_in: int, fan_out: int, rng: np.random.Generator) -> np.ndarray:

