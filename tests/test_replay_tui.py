@@ -11,13 +11,14 @@ import sys
 import time
 
 import pytest
-from conftest import live_app
 from rich.text import Text
+from uitest import FakeSource, live_app, ready, show
 
 from gradtui.engine import Change, Config, Trainer
-from gradtui.record import Recorder, load_recording
-from gradtui.replay import ReplaySession
+from gradtui.record import Recorder, Recording, load_recording
+from gradtui.replay import RecordingSource
 from gradtui.tui.app import GradTUI
+from gradtui.tui.screens.compare import CompareScreen
 from gradtui.tui.widgets.base import Panel
 from gradtui.tui.widgets.flow import GradientFlow
 from gradtui.tui.widgets.status import StatusBar
@@ -41,27 +42,9 @@ def _recorded(tmp_path):
     return live, loaded
 
 
-class StillSession:
-    """A session that delivers nothing by itself: the test hands the app its snapshots."""
-
-    def __init__(self, config):
-        self.configs = [config]
-        self.config = config
-
-    def poll_all(self):
-        return None, []
-
-    def apply(self, *a, **k): ...
-    def pause(self, *a, **k): ...
-    def step_once(self, *a, **k): ...
-    def set_hz(self, *a, **k): ...
-    def set_runs(self, *a, **k): ...
-    def close(self, *a, **k): ...
-
-
 def _screen_text(app) -> dict[str, str]:
     out = {}
-    for panel in app.query(Panel):
+    for panel in app.dashboard.query(Panel):
         r = panel.render()
         out[panel.id] = r.plain if isinstance(r, Text) else str(r)
     return out
@@ -69,14 +52,16 @@ def _screen_text(app) -> dict[str, str]:
 
 async def test_replay_shows_what_the_live_dashboard_showed(tmp_path):
     live, loaded = _recorded(tmp_path)
-    live_app = GradTUI(StillSession(live[0].config), fps=50)
+    live_app = GradTUI(FakeSource(config=live[0].config), fps=50, color="truecolor")
     async with live_app.run_test(size=(140, 44)) as pilot:
+        await ready(pilot)
         for s in live:
-            live_app.show_snapshot(s)
+            show(live_app, s)
         await pilot.pause()
         live_view = _screen_text(live_app)
-    replay_app = GradTUI(ReplaySession(loaded), fps=50)
+    replay_app = GradTUI(RecordingSource(Recording(tmp_path / "r.jsonl")), fps=50, color="truecolor")
     async with replay_app.run_test(size=(140, 44)) as pilot:
+        await ready(pilot)
         await asyncio.wait_for(replay_app.wait_for_snapshot(), WAIT)
         await pilot.press("end")
         await asyncio.wait_for(replay_app.wait_for_snapshot(lambda s: s.step == live[-1].step), WAIT)
@@ -89,64 +74,69 @@ async def test_replay_shows_what_the_live_dashboard_showed(tmp_path):
 
 async def test_replay_transport_keys(tmp_path):
     _, loaded = _recorded(tmp_path)
-    session = ReplaySession(loaded)
+    session = RecordingSource(Recording(tmp_path / "r.jsonl"))
     app = GradTUI(session, fps=50)
     steps = [s.step for s in loaded]
     async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
         await asyncio.wait_for(app.wait_for_snapshot(), WAIT)
-        assert app.snap.step == steps[0]
+        assert app.dashboard.snap.step == steps[0]
         await pilot.press("right")
-        assert app.snap.step == steps[1]
+        assert app.dashboard.snap.step == steps[1]
         await pilot.press("right", "right", "left")
-        assert app.snap.step == steps[2]
+        assert app.dashboard.snap.step == steps[2]
         await pilot.press("end")
-        assert app.snap.step == steps[-1]
+        assert app.dashboard.snap.step == steps[-1]
         await pilot.press("home")
-        assert app.snap.step == steps[0]
-        assert len(app.history.points) == 1  # back at the start: the charts hold only what came before
+        assert app.dashboard.snap.step == steps[0]
+        assert len(app.dashboard.history.points) == 1  # back at the start: the charts hold only what came before
         await pilot.press("e")  # the next event: the switch to relu
-        assert app.snap.config.activation == "relu"
-        assert app.snap.step == next(s.step for s in loaded if s.config.activation == "relu")
+        assert app.dashboard.snap.config.activation == "relu"
+        assert app.dashboard.snap.step == next(s.step for s in loaded if s.config.activation == "relu")
         await pilot.press("E")
-        assert app.snap.config.activation == "sigmoid"
+        assert app.dashboard.snap.config.activation == "sigmoid"
         await pilot.press("greater_than_sign", "greater_than_sign")
         assert session.speed == 4.0
         await pilot.press("less_than_sign")
         assert session.speed == 2.0
         await pilot.press("space")
-        assert session.playing and "replay ▶" in app.query_one(StatusBar).render().plain
+        assert session.playing and "▶ playing" in app.dashboard.query_one(StatusBar).render().plain
         await asyncio.wait_for(app.wait_for_snapshot(lambda s: s.step == steps[-1]), WAIT)  # plays to the end
         assert not session.playing
         await pilot.press("a")  # changing a recording is refused, in words
         await pilot.pause()
-        assert "replay" in app.query_one("#alerts").render().plain
-        assert app.config.activation == "relu"
+        assert "recording: it cannot be changed" in app.dashboard.query_one("#alerts").render().plain
+        assert app.dashboard.snap.config.activation == "relu"
 
 
 async def test_fork_compare_target_and_unfork():
     async with live_app(size=(140, 44), **SMALL) as (app, pilot):
         await asyncio.wait_for(app.wait_for_snapshot(lambda s: s.run_step > 0), WAIT)
         await pilot.press("f")
-        assert app.compare and len(app.run_configs) == 2 and app.target == 1
-        await asyncio.wait_for(app.wait_for_snapshot(lambda s: len(app.snaps) == 2), WAIT)
+        d = app.dashboard
+        assert isinstance(d, CompareScreen) and len(d.configs) == 2 and d.target == 1
+        await asyncio.wait_for(app.wait_for_snapshot(lambda s: len(d.snaps) == 2), WAIT)
         await pilot.press("a")  # changes the twin only
-        assert [c.activation for c in app.run_configs] == ["sigmoid", "tanh"]
+        assert [c.activation for c in d.configs] == ["sigmoid", "tanh"]
         await asyncio.wait_for(
-            app.wait_for_snapshot(lambda s: [x.config.activation for x in app.snaps] == ["sigmoid", "tanh"]), WAIT
+            app.wait_for_snapshot(lambda s: [x.config.activation for x in d.snaps] == ["sigmoid", "tanh"]), WAIT
         )
-        a, b = app.snaps
+        a, b = d.snaps
         assert a.step == b.step  # lockstep
-        flows = list(app.query(GradientFlow))
+        flows = list(d.query(GradientFlow))
         assert len(flows) == 2 and flows[1].snap.config.activation == "tanh"
-        assert "gradient of" in app.query_one("#compare-diff").render().plain
+        assert "gradient of" in d.query_one("#compare-diff").render().plain
+        assert "keys change run B" in app.dashboard.query_one(StatusBar).render().plain
         await pilot.press("t")
-        assert app.target == 0
+        assert d.target == 0
         await pilot.press("space")  # pause run A alone
-        await asyncio.wait_for(app.wait_for_snapshot(lambda s: app.snaps[0].paused), WAIT)
-        await asyncio.wait_for(app.wait_for_snapshot(lambda s: app.snaps[1].step > app.snaps[0].step + 5), WAIT)
+        await asyncio.wait_for(app.wait_for_snapshot(lambda s: d.snaps[0].paused), WAIT)
+        await asyncio.wait_for(app.wait_for_snapshot(lambda s: d.snaps[1].step > d.snaps[0].step + 5), WAIT)
+        assert "q" in app.dashboard.query_one("#keybar").render().plain  # the key bar survives the fork
         await pilot.press("F")
-        assert not app.compare and app.config.activation == "sigmoid"
-        await asyncio.wait_for(app.wait_for_snapshot(lambda s: len(app.snaps) == 1), WAIT)
+        assert not isinstance(app.dashboard, CompareScreen) and app.dashboard.config.activation == "sigmoid"
+        await asyncio.wait_for(app.wait_for_snapshot(lambda s: s.run == ""), WAIT)
+        assert "? help" in app.dashboard.query_one("#keybar").render().plain
 
 
 def test_a_recording_killed_mid_write_still_loads(tmp_path):
@@ -183,7 +173,7 @@ async def test_r_records_what_the_dashboard_shows(tmp_path, monkeypatch):
     async with live_app(**SMALL) as (app, pilot):
         await pilot.press("R")
         assert app.recorder is not None
-        path = tmp_path / app.recorder._file.name
+        path = tmp_path / app.recorder.path
         first = app.recorder.lines
         await asyncio.wait_for(app.wait_for_snapshot(lambda s: app.recorder.lines >= first + 3), WAIT)
         await pilot.press("a")  # a change while recording: kept as an event
@@ -206,8 +196,8 @@ def test_compare_headless_table_and_jsonl_with_runs(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "A:relu" in r.stdout and "B:sigmoid" in r.stdout and "the gradient of" in r.stdout
     snaps, _ = load_recording(out)
-    assert [s.extra["run"] for s in snaps] == ["A", "B"] * 3
-    assert [s.step for s in snaps] == [20, 20, 40, 40, 60, 60]  # lockstep
+    assert [s.run for s in snaps] == ["A", "B"] * 4
+    assert [s.step for s in snaps] == [0, 0, 20, 20, 40, 40, 60, 60]  # lockstep, from the initial state
     r = _gradtui("replay", str(out), "--run", "C")
     assert r.returncode == 2 and "no run 'C'" in r.stderr
 
@@ -237,17 +227,16 @@ def test_a_compare_recording_keeps_each_runs_events_apart(tmp_path):
 async def test_twins_share_one_log_scale():
     from conftest import make_snapshot
 
-    relu = make_snapshot(config=Config(activation="relu", depth=4, width=16))
+    relu = make_snapshot(config=Config(activation="relu", depth=4, width=16), run="A")
     tiny = {i: {"grad_norm": 10.0 ** (-12 + i)} for i in range(1, 5)}  # 1e-11 .. 1e-8: a vanishing twin
-    sig = make_snapshot(config=Config(activation="sigmoid", depth=4, width=16), layer_overrides=tiny)
-    session = StillSession(relu.config)
-    session.configs = [relu.config, sig.config]
-    app = GradTUI(session, fps=50)
+    sig = make_snapshot(config=Config(activation="sigmoid", depth=4, width=16), layer_overrides=tiny, run="B")
+    app = GradTUI(FakeSource(runs=[relu.config, sig.config]), fps=50)
     async with app.run_test(size=(140, 44)) as pilot:
-        app.show_runs((relu, sig))
+        await ready(pilot)
+        show(app, relu, sig)
         await pilot.pause()
-        flows = list(app.query(GradientFlow))
-        assert flows[0].scale == flows[1].scale and flows[0].scale[0] <= -11
+        flows = list(app.dashboard.query(GradientFlow))
+        assert flows[0].view.scale == flows[1].view.scale and flows[0].view.scale[0] <= -11
         axes = [f.render().plain.splitlines()[-1] for f in flows]  # the axis line: the same decades on both
         assert axes[0].split()[:2] == axes[1].split()[:2]
         # equal gradients draw equal bars: run A's top layer is 1e-1.5 .. ; B's 1e-8 is much shorter

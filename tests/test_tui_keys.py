@@ -4,13 +4,12 @@ snapshot (``wait_for``, which fails after a timeout instead of hanging) or for t
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from conftest import live_app, rendered, wait_for
+from uitest import live_app, rendered, wait_for
 
 from gradtui.engine import ACTIVATIONS, Change
-from gradtui.tui.screens import ActivationPicker
+from gradtui.source import ApplyChange
+from gradtui.tui.screens.modals import ActivationPicker
 from gradtui.tui.widgets.activations import LayerHistogram
 from gradtui.tui.widgets.flow import GradientFlow
 from gradtui.tui.widgets.heatmap import GradientHeatmap
@@ -32,6 +31,7 @@ CHANGES = [
     ("l", "lr", 0.2, "lr 0.2"),
     ("L", "lr", 0.05, "lr 0.05"),
     ("d", "dataset", "moons", "moons"),
+    ("D", "dataset", "sine", "sine"),
 ]
 LIVE_FIELDS = {"lr", "optimizer"}
 
@@ -45,9 +45,9 @@ async def test_key_changes_the_engine_config(key, field, value, status):
     async with live_app() as (app, pilot):
         before = await wait_for(app, lambda s: s.run_step > 0)
         await pilot.press(key)
-        assert getattr(app.config, field) == value  # the desired config, at once
-        assert status in rendered(app.query_one(StatusBar))
-        s = await wait_for(app, lambda s: s.config == app.config)
+        assert getattr(app.dashboard.config, field) == value  # the desired config, at once
+        assert status in rendered(app.dashboard.query_one(StatusBar))
+        s = await wait_for(app, lambda s: s.config == app.dashboard.config)
         assert getattr(s.config, field) == value
         last = change_events(s)[-1]
         assert last.text.startswith(field)
@@ -58,22 +58,22 @@ async def test_key_changes_the_engine_config(key, field, value, status):
             assert last.text.endswith("(rebuilt)")
             assert s.step - s.run_step == last.step  # run_step restarted at the change
         await pilot.pause()
-        assert status in rendered(app.query_one(StatusBar))
+        assert status in rendered(app.dashboard.query_one(StatusBar))
 
 
 async def test_every_activation_in_turn():
     names = list(ACTIVATIONS)
     async with live_app() as (app, pilot):
-        assert app.snap.config.activation == names[0]
+        assert app.dashboard.snap.config.activation == names[0]
         for name in names[1:] + names[:1]:
             await pilot.press("a")
-            assert app.config.activation == name
+            assert app.dashboard.config.activation == name
             s = await wait_for(app, lambda s, name=name: s.config.activation == name)
-            assert s.layers and all(layer.hist_counts.sum() > 0 for layer in s.layers)
+            assert s.layers and all(layer.hist.counts.sum() > 0 for layer in s.layers)
             await pilot.pause()
-            assert f" {name} " in rendered(app.query_one(StatusBar))
-            hist = app.query_one(LayerHistogram)
-            assert f"  {name}  " in rendered(hist)
+            assert f" {name} " in rendered(app.dashboard.query_one(StatusBar))
+            hist = app.dashboard.query_one(LayerHistogram)
+            assert rendered(hist).splitlines()[0].split()[1] == name  # its headline: the layer, its activation
             assert hist.border_title.startswith("Selected layer")
 
 
@@ -83,24 +83,25 @@ async def test_depth_up_and_down_and_to_50_layers():
         assert (await wait_for(app, lambda s: s.config.depth == 5)).depth == 5
         await pilot.press("minus")
         assert (await wait_for(app, lambda s: s.config.depth == 4)).depth == 4
-        while app.config.depth < 50:
+        while app.dashboard.config.depth < 50:
             await pilot.press("plus")
-        assert app.config.depth == 50
+        assert app.dashboard.config.depth == 50
         s = await wait_for(app, lambda s: s.config.depth == 50)
         assert len(s.layers) == 50
         await pilot.pause()
-        text = rendered(app.query_one(GradientFlow))
+        flow = app.dashboard.query_one(GradientFlow)
+        text = rendered(flow)
         rows = [line for line in text.splitlines() if line[1:2] == "L"]
         assert 1 < len(rows) < 50
         assert rows[0][1:].startswith("L50 ") and rows[-1][1:].startswith("L1 ")
-        assert f"({len(rows)} of 50 layers)" in text
+        assert f"{len(rows)} of 50 layers" in flow.border_title
 
 
 async def test_learning_rate_is_live():
     async with live_app() as (app, pilot):
         before = await wait_for(app, lambda s: s.run_step > 0)
         await pilot.press("l", "l")
-        assert app.config.lr == 0.5
+        assert app.dashboard.config.lr == 0.5
         s = await wait_for(app, lambda s: s.config.lr == 0.5)
         assert s.run_step > before.run_step and s.step == s.run_step  # never rebuilt
         assert [e.kind for e in s.events] == ["start", "change", "change"]
@@ -110,14 +111,14 @@ async def test_learning_rate_is_live():
 async def test_pause_single_step_and_resume(monkeypatch):
     async with live_app() as (app, pilot):
         shown = []
-        show = app.show_snapshot
-        monkeypatch.setattr(app, "show_snapshot", lambda snap: (shown.append(snap), show(snap)))
+        resolve = app.resolve
+        monkeypatch.setattr(app, "resolve", lambda snap: (shown.append(snap), resolve(snap)))
         await wait_for(app, lambda s: s.run_step > 0)
         await pilot.press("space")
-        assert app.paused
+        assert app.dashboard.paused
         paused = await wait_for(app, lambda s: s.paused)
         k = paused.step
-        assert "paused" in rendered(app.query_one(StatusBar))
+        assert "paused" in rendered(app.dashboard.query_one(StatusBar))
         await pilot.press("n")
         one = await wait_for(app, lambda s: s.step != k)
         assert one.step == k + 1 and one.paused
@@ -128,16 +129,16 @@ async def test_pause_single_step_and_resume(monkeypatch):
         assert set(after_pause) == {k, k + 1, k + 2}
         assert after_pause == sorted(after_pause)
         await pilot.press("space")
-        assert not app.paused
+        assert not app.dashboard.paused
         await wait_for(app, lambda s: not s.paused and s.step > k + 2)
-        assert "training" in rendered(app.query_one(StatusBar))
+        assert "training" in rendered(app.dashboard.query_one(StatusBar))
 
 
 async def test_step_key_pauses_a_running_trainer():
     async with live_app() as (app, pilot):
         await wait_for(app, lambda s: s.run_step > 0)
         await pilot.press("n")
-        assert app.paused
+        assert app.dashboard.paused
         s = await wait_for(app, lambda s: s.paused)
         k = s.step
         await pilot.press("n")
@@ -158,24 +159,24 @@ async def test_reset_rebuilds_from_the_seed():
 
 async def test_a_change_while_training_is_marked_in_the_history():
     async with live_app() as (app, pilot):
-        await wait_for(app, lambda s: s.run_step > 0 and len(app.history.points) >= 2)
-        assert app.history.change_steps() == []
+        await wait_for(app, lambda s: s.run_step > 0 and len(app.dashboard.history.points) >= 2)
+        assert app.dashboard.history.change_steps() == []
         await pilot.press("b")
-        heatmap = app.query_one(GradientHeatmap)
+        heatmap = app.dashboard.query_one(GradientHeatmap)
         await wait_for(app, lambda s: s.config.batchnorm and "▼" in rendered(heatmap))
-        assert len(app.history.change_steps()) == 1
+        assert len(app.dashboard.history.change_steps()) == 1
         assert rendered(heatmap).splitlines()[0].count("▼") == 1
 
 
 async def test_a_change_while_paused_is_marked_over_the_newest_column():
     async with live_app() as (app, pilot):
-        await wait_for(app, lambda s: s.run_step > 0 and len(app.history.points) >= 2)
+        await wait_for(app, lambda s: s.run_step > 0 and len(app.dashboard.history.points) >= 2)
         await pilot.press("space")
         paused = await wait_for(app, lambda s: s.paused)
         await pilot.press("r")
-        heatmap = app.query_one(GradientHeatmap)
+        heatmap = app.dashboard.query_one(GradientHeatmap)
         s = await wait_for(app, lambda s: s.config.residual)
-        assert app.history.change_steps() == [paused.step] and s.step == paused.step
+        assert app.dashboard.history.change_steps() == [paused.step] and s.step == paused.step
         await pilot.pause()
         marks = rendered(heatmap).splitlines()[0]
         assert marks.rstrip().endswith("▼") and marks.count("▼") == 1
@@ -191,30 +192,30 @@ async def test_activation_picker_chooses_and_cancels():
         assert isinstance(app.screen, ActivationPicker)
         await pilot.press("escape")
         assert not isinstance(app.screen, ActivationPicker)
-        assert app.config.activation == "sigmoid"
+        assert app.dashboard.config.activation == "sigmoid"
         await pilot.press("p", "down", "down", "enter")  # sigmoid -> tanh -> relu
         assert not isinstance(app.screen, ActivationPicker)
-        assert app.config.activation == "relu"
+        assert app.dashboard.config.activation == "relu"
         s = await wait_for(app, lambda s: s.config.activation == "relu")
         assert change_events(s)[-1].text.startswith("activation sigmoid -> relu")
 
 
-async def test_q_quits_fast_and_stops_the_trainer():
+@pytest.mark.parametrize("key", ["q", "ctrl+c"])
+async def test_q_and_ctrl_c_quit_and_stop_the_trainer(key):
     async with live_app() as (app, pilot):
-        session = app.session
+        session = app.source
         assert session.alive
-        t0 = time.perf_counter()
-        await pilot.press("q")
-    assert time.perf_counter() - t0 < 2.0
+        await pilot.press(key)
+        assert not app.is_running
     assert app.return_code == 0
     assert not session.alive
 
 
 async def test_engine_problem_from_the_trainer_is_shown():
     async with live_app() as (app, pilot):
-        app.session.apply(Change("bogus", 1))  # the trainer refuses it and reports a Problem
-        alerts = app.query_one(AlertsLine)
-        await wait_for(app, lambda s: any("cannot be changed" in a.text for a in alerts.shown))
+        app.source.send(ApplyChange(Change("bogus", 1)))  # the trainer refuses it and reports a Problem
+        alerts = app.dashboard.query_one(AlertsLine)
+        await wait_for(app, lambda s: any("cannot be changed" in text for _, text in alerts.shown))
         await pilot.pause()
         assert "'bogus' cannot be changed" in rendered(alerts)
         assert app.is_running

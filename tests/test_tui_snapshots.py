@@ -1,14 +1,18 @@
 """SVG layout snapshots (pytest-textual-snapshot; baselines in tests/__snapshots__/, regenerate with
-``pytest tests/test_tui_snapshots.py --snapshot-update`` and look at them). Hand-made snapshots on a FakeSession, so
+``pytest tests/test_tui_snapshots.py --snapshot-update`` and look at them). Hand-made snapshots on a FakeSource, so
 nothing depends on the clock or the machine: no training, paused, no steps/s. They break on Textual upgrades (the
-version is pinned in the test extras): assert on state in the other test files first; keep these few."""
+version is pinned in the test extras): assert on state in the other test files first; keep these few.
+
+One layout per colour mode that the issue names: truecolor (the dashboard, the compact views), 16 colours and none.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
-from conftest import FakeSession, make_boundary, make_snapshot, snapshot_series
+from conftest import make_boundary, make_snapshot, snapshot_series
+from uitest import FakeSource, ready, show
 
 from gradtui.engine import Divergence, Event
 from gradtui.tui.app import GradTUI
@@ -21,14 +25,17 @@ def _colour(monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
 
 
-def dashboard() -> GradTUI:
-    return GradTUI(FakeSession(config=make_snapshot().config), fps=20)
+def dashboard(color: str = "truecolor") -> GradTUI:
+    return GradTUI(FakeSource(config=make_snapshot().config), fps=20, color=color)
 
 
-def show(*snaps):
+def showing(*snaps):
     async def run_before(pilot) -> None:
-        for snap in snaps:
-            pilot.app.show_snapshot(snap)
+        await ready(pilot)
+        show(pilot.app, *snaps[:1])
+        for snap in snaps[1:]:
+            show(pilot.app, snap)
+        await pilot.pause()
 
     return run_before
 
@@ -40,14 +47,23 @@ SERIES = [  # the change at step 55 first reaches the dashboard with the snapsho
 
 
 def test_dashboard_120x40(snap_compare):
-    assert snap_compare(dashboard(), terminal_size=(120, 40), run_before=show(*SERIES))
+    assert snap_compare(dashboard(), terminal_size=(120, 40), run_before=showing(*SERIES))
 
 
 def test_compact_80x24_loss_view(snap_compare):
-    assert snap_compare(dashboard(), terminal_size=(80, 24), press=["5"], run_before=show(*SERIES))
+    assert snap_compare(dashboard(), terminal_size=(80, 24), press=["5"], run_before=showing(*SERIES))
 
 
 def test_compact_80x24_diverged(snap_compare):
     message = "diverged at step 812: layer 4's activations went NaN/Inf"
     snap = make_snapshot(step=812, diverged=Divergence(812, 4, "activations", message), vanishing_ratio=float("nan"))
-    assert snap_compare(dashboard(), terminal_size=(80, 24), run_before=show(snap))
+    assert snap_compare(dashboard(), terminal_size=(80, 24), run_before=showing(snap))
+
+
+def test_dashboard_16_colours_120x40(snap_compare):
+    assert snap_compare(dashboard("16"), terminal_size=(120, 40), run_before=showing(*SERIES))
+
+
+def test_dashboard_no_colour_120x40(snap_compare, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")  # what --color none sets before the app starts
+    assert snap_compare(dashboard("none"), terminal_size=(120, 40), run_before=showing(*SERIES))

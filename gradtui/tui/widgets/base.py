@@ -1,53 +1,105 @@
-"""The base of every panel: keeps the latest Snapshot and redraws only when what it draws has changed."""
+"""The base of every panel: draws from one ``PanelView`` (a snapshot and what the screen decided about it), and
+sends the terminal only the lines that changed."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from rich.console import RenderableType
 from rich.text import Text
+from textual.geometry import Region
 from textual.widget import Widget
 
 from ...engine import Snapshot
+from ..draw import axis_noun, choose_rows, shorten, shown_note
 from ..history import History
+from ..palette import Palette, palette_for
+
+
+@dataclass(frozen=True, eq=False)
+class PanelView:
+    """What a panel draws: the snapshot, the history, and the screen's choices for every panel alike."""
+
+    snap: Snapshot
+    history: History
+    selected: int = 0  # the selected entry (0-based)
+    rows: tuple[int, ...] | None = None  # the entries every panel shows (None: the panel chooses, all that fit)
+    scale: tuple[float, float] | None = None  # a log10 range shared with other panels (compare mode)
+    palette: Palette = field(default_factory=lambda: palette_for("truecolor"))
+    marks: frozenset[int] = frozenset()  # entries an alert names
 
 
 class Panel(Widget):
-    """Subclasses implement ``draw(width, height) -> RenderableType`` and, if they draw less than the whole
-    snapshot, ``data_key()`` (what they draw depends on), so that unchanged panels are not re-sent to the terminal."""
+    """Subclasses implement ``draw(width, height) -> Text`` from ``self.view`` and, if they draw less than the
+    whole snapshot, ``data_key()`` (what they draw depends on), so that unchanged panels are not re-drawn; and
+    ``capacity(height)``, the entry rows that fit, when they list entries."""
 
-    TITLE = ""
+    TITLES: ClassVar[tuple[str, ...]] = ("",)  # the border title, longest first: the longest that fits is shown
     HELP = ""  # one line for the help screen and the panel's tooltip
     MAX_HZ: float | None = None  # redraw at most this often while training (bandwidth over SSH); None: always
+    LISTS_ENTRIES = False  # one row per entry: takes part in the screen's one choice of rows
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
-        self.snap: Snapshot | None = None
-        self.history: History | None = None
-        self.selected = 0  # the selected layer (0-based), shared by the panels that show one layer
+        self.view: PanelView | None = None
         self._key: Any = None
-        self._drawn: tuple[tuple[int, int], Any, RenderableType] | None = None  # (size, data key, drawing)
+        self._drawn: tuple[tuple[int, int], Any, Text, list[Any]] | None = None  # size, key, drawing, line keys
         self._drawn_at = -1e9
         self._timer: Any = None
-        self.scale: tuple[float, float] | None = None  # a log10 range shared with other panels (compare mode)
+        self._title_width = -1
+
+    @property
+    def snap(self) -> Snapshot | None:
+        return self.view.snap if self.view is not None else None
 
     def on_mount(self) -> None:
-        self.border_title = self.TITLE
+        self._set_title()
         if self.HELP:
             self.tooltip = self.HELP
+
+    def on_resize(self) -> None:
+        self._set_title()
+
+    def titles(self) -> tuple[str, ...]:
+        """The border title, longest first (the longest that fits is shown)."""
+        return self.TITLES
+
+    def title_note(self) -> str:
+        """A short note after the title (``8 of 10 layers``, ``from step 1,200``); subclasses add theirs."""
+        return ""
+
+    def _set_title(self) -> None:
+        room = max(0, self.size.width - 4)
+        note = self.title_note()
+        choices = [f"{t}  {note}" if note else t for t in self.titles()] + ([note] if note else [])
+        title = shorten(choices, room) if room else ""
+        if len(title) > room:
+            title = ""
+        if title != self.border_title:
+            self.border_title = title
 
     def data_key(self) -> Any:
         return id(self.snap)
 
-    def show(self, snap: Snapshot, history: History, selected: int) -> None:
-        """Take a new snapshot. The panel is redrawn only if what it draws changed: first its ``data_key`` (cheap),
-        then the drawn text itself -- a terminal is sent only the panels that really look different -- and, for
-        the costly or busy panels (``MAX_HZ``), at most that often while training; the newest is always drawn."""
-        self.snap, self.history, self.selected = snap, history, selected
-        key = (self.data_key(), self.selected, self.scale)
+    def capacity(self, height: int) -> int:
+        """How many entry rows fit in ``height`` content rows."""
+        return height
+
+    def view_key(self, view: PanelView) -> Any:
+        return (self.data_key(), view.selected, view.rows, view.scale, view.palette.mode, view.marks)
+
+    def show(self, view: PanelView) -> None:
+        """Take a new view. The panel is redrawn only if what it draws changed: first its ``data_key`` (cheap),
+        then the drawn text itself, line by line -- the terminal is sent only the lines that look different --
+        and, for the busy panels (``MAX_HZ``), at most that often while training; the newest is always drawn."""
+        self.view = view
+        key = self.view_key(view)
         if key == self._key:
             return
+        snap = view.snap
         if self.MAX_HZ and self.is_mounted and not (snap.paused or snap.diverged is not None):
             wait = self._drawn_at + 1.0 / self.MAX_HZ - time.monotonic()
             if wait > 0:
@@ -56,49 +108,88 @@ class Panel(Widget):
                 return
         self._key = key
         self._drawn_at = time.monotonic()
+        self._set_title()
         size = (self.content_size.width, self.content_size.height)
         if not self.is_mounted or size[0] < 4 or size[1] < 1:
             self.refresh()
             return
-        drawn = self.draw(*size)
         old = self._drawn
-        self._drawn = (size, key, drawn)
-        if old is not None and old[0] == size and _same_text(old[2], drawn):
+        drawn = self.draw(*size)
+        lines = _line_keys(drawn)
+        self._drawn = (size, key, drawn, lines)
+        if old is None or old[0] != size:
+            self.refresh()
+            return
+        changed = [y for y in range(size[1]) if _at(lines, y) != _at(old[3], y)]
+        if not changed:
             return  # looks the same: nothing to send
-        self.refresh()
+        if len(changed) * 3 > size[1] * 2:
+            self.refresh()
+        else:
+            self.refresh(*(Region(0, y, size[0], 1) for y in changed))
 
     def _deferred(self) -> None:
         self._timer = None
-        if self.snap is not None and self.history is not None:
-            self.show(self.snap, self.history, self.selected)
+        if self.view is not None:
+            self.show(self.view)
 
     def render(self) -> RenderableType:
         w, h = self.content_size.width, self.content_size.height
-        if self.snap is None:
+        if self.view is None:
             return Text("waiting for the first snapshot…", style="dim")
         if w < 4 or h < 1:
             return Text("")
-        key = (self.data_key(), self.selected, self.scale)
+        key = self.view_key(self.view)
         if self._drawn is not None and self._drawn[:2] == ((w, h), key):
             return self._drawn[2]
         drawn = self.draw(w, h)  # a new size, or newer data than the last (throttled) draw
-        self._drawn = ((w, h), key, drawn)
+        self._drawn = ((w, h), key, drawn, _line_keys(drawn))
         return drawn
 
-    def draw(self, width: int, height: int) -> RenderableType:
+    def draw(self, width: int, height: int) -> Text:
         raise NotImplementedError
+
+
+class ListingPanel(Panel):
+    """A panel with one row per entry: it shows the rows the screen chose for every such panel (or, alone, all
+    that fit, the first, the last and the selected one among them), and says "8 of 10 layers" when not all fit."""
+
+    LISTS_ENTRIES = True
+
+    def rows(self, height: int) -> list[int]:
+        v = self.view
+        assert v is not None
+        n = len(v.snap.entries)
+        return list(v.rows) if v.rows is not None else choose_rows(n, self.capacity(height), [0, n - 1, v.selected])
+
+    def title_note(self) -> str:
+        v = self.view
+        if v is None:
+            return ""
+        shown = shown_note(len(self.rows(self.content_size.height)), len(v.snap.entries), axis_noun(v.snap.axis))
+        return "  ".join(n for n in (shown, super().title_note()) if n)
 
 
 class ProbePanel(Panel):
     """A panel of the probe-set figures (histograms, dead units, saturation): they change only when measured, and
-    are redrawn at most twice a second (a distribution does not need more; a whole panel is re-sent each time)."""
+    are redrawn at most twice a second (a distribution does not need more; every changed line is re-sent)."""
 
     MAX_HZ = 2.0
 
     def data_key(self) -> Any:
         s = self.snap
-        return (s.probe_step, s.config) if s else None
+        return (s.probe_step, s.build_step, s.config) if s else None
+
+    def title_note(self) -> str:
+        s = self.snap
+        if s is None or not s.stale(s.probe_step):
+            return ""
+        return f"from step {s.probe_step:,}"  # measured on the network before the last rebuild
 
 
-def _same_text(a: RenderableType, b: RenderableType) -> bool:
-    return isinstance(a, Text) and isinstance(b, Text) and a.plain == b.plain and a.spans == b.spans
+def _line_keys(text: Text) -> list[Any]:
+    return [(line.plain, tuple(line.spans)) for line in text.split("\n", allow_blank=True)]
+
+
+def _at(lines: Sequence[Any], y: int) -> Any:
+    return lines[y] if y < len(lines) else None

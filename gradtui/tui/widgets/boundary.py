@@ -1,5 +1,9 @@
-"""Panel 6, decision boundary: the predicted class over the input plane (half-blocks: two grid rows per text row),
-paler where the model is unsure, with the training points; for the 1-D sine data, the fitted curve over the data."""
+"""Panel 6, decision boundary: the predicted class over the input plane, with the training points; for the 1-D
+sine data, the fitted curve over the data.
+
+With truecolor or 256 colours, half-blocks draw two grid rows per text row and a class's colour fades towards
+the background as the confidence drops. With 16 colours (no blending) one grid cell is one text cell in the
+class's named colour, its confidence a shade glyph. Without colour, each class has its own glyph."""
 
 from __future__ import annotations
 
@@ -11,18 +15,17 @@ from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 
-from ..fmt import CLASS_COLORS, CLASS_GLYPHS, append_runs
+from ...fmt import num
+from ..draw import append_runs, fit
+from ..palette import CLASS_GLYPHS, POINT_GLYPHS, Palette
 from .base import Panel
 
+CONFIDENCE_SHADES = "░▒▓█"  # 16 colours: how sure, from chance to certain
 
+
+@functools.lru_cache(maxsize=1024)
 def _blend(hex_color: str, conf: float, n_classes: int) -> str:
-    """Fade a class colour towards the background as confidence drops to chance level (in 10 steps, so that
-    neighbouring cells share styles and Rich can send them as one run)."""
-    return _blend_q(hex_color, round(conf * 10) / 10, n_classes)
-
-
-@functools.lru_cache(maxsize=512)
-def _blend_q(hex_color: str, conf: float, n_classes: int) -> str:
+    """Fade a class colour towards the background as confidence drops to chance level."""
     chance = 1.0 / max(n_classes, 2)
     t = min(1.0, max(0.0, (conf - chance) / (1 - chance)))
     r, g, b = Color.parse(hex_color).get_truecolor()
@@ -31,93 +34,122 @@ def _blend_q(hex_color: str, conf: float, n_classes: int) -> str:
 
 
 class BoundaryPanel(Panel):
-    TITLE = "Decision boundary"
+    TITLES = ("Decision boundary", "Boundary")
     HELP = "Predicted class over the input plane; paler = less sure; dots = training points."
+    MAX_HZ = 2.0
 
     def data_key(self):
-        b = self.snap.boundary if self.snap else None
-        return (None if b is None else (b.step, b.extent), self.snap.config if self.snap else None, self.app.no_color)
+        s = self.snap
+        b = s.boundary if s is not None else None
+        return (None if b is None else (b.step, id(b)), s.build_step if s else None)
+
+    def title_note(self) -> str:
+        s = self.snap
+        if s is None or s.boundary is None or not s.stale(s.boundary.step):
+            return ""
+        return f"from step {s.boundary.step:,}"
 
     def draw(self, width: int, height: int) -> Text:
-        s = self.snap
-        assert s is not None
-        b = s.boundary
+        v = self.view
+        assert v is not None
+        b = v.snap.boundary
         if b is None:
-            return Text("no 2-D inputs to draw (this dataset has more than two)", style="dim")
-        if b.classes is None:
-            return self._curve(b, width, height)
-        return self._plane(b, width, height)
+            if v.snap.config is not None and v.snap.config.dataset == "digits":
+                msg = "no 2-D inputs to draw (digits has 64)"
+            elif v.snap.axis == "layer" and v.snap.config is not None:
+                msg = "drawing the boundary…"
+            else:
+                msg = "no input plane for this model"
+            return fit([(msg, "dim", 0)], width)
+        if b.classes is None or b.confidence is None:
+            return self._curve(b, width, height, v.palette)
+        return self._plane(b, width, height, v.palette)
 
-    def _plane(self, b, width: int, height: int) -> Text:
+    def _plane(self, b, width: int, height: int, pal: Palette) -> Text:
         gh, gw = b.classes.shape
-        rows = height * 2
+        half = pal.blends  # two grid rows per text row
+        rows = height * 2 if half else height
         ys = (np.arange(rows) * gh // rows).clip(0, gh - 1)
         xs = (np.arange(width) * gw // width).clip(0, gw - 1)
         cls = b.classes[np.ix_(ys, xs)]
         conf = b.confidence[np.ix_(ys, xs)]
-        n_classes = int(max(b.classes.max(), b.labels.max() if b.labels is not None else 0)) + 1
-        # training points onto the cell grid
-        pts = {}
-        if b.points is not None:
+        n_classes = (
+            int(max(int(b.classes.max()), int(b.labels.max()) if b.labels is not None and len(b.labels) else 0)) + 1
+        )
+        pts: dict[tuple[int, int], int] = {}
+        if b.points is not None and b.labels is not None:
             x0, x1, y0, y1 = b.extent
             for (px, py), lab in zip(b.points, b.labels):
-                c = int((px - x0) / (x1 - x0) * width)
-                r = int((y1 - py) / (y1 - y0) * height)
+                fc, fr = (px - x0) / (x1 - x0) * width, (y1 - py) / (y1 - y0) * height
+                if not (math.isfinite(fc) and math.isfinite(fr) and math.isfinite(lab)):
+                    continue  # a point off any scale (a NaN input, or one 1e308 away: the difference overflows)
+                c, r = int(fc), int(fr)
                 if 0 <= c < width and 0 <= r < height:
                     pts[(r, c)] = int(lab)
         out = Text(no_wrap=True, overflow="crop")
-        no_color = self.app.no_color
         for r in range(height):
             if r:
                 out.append("\n")
-            append_runs(out, (self._cell(r, c, cls, conf, pts, n_classes, no_color) for c in range(width)))
+            append_runs(out, (self._cell(r, c, cls, conf, pts, n_classes, pal) for c in range(width)))
         return out
 
     @staticmethod
-    def _cell(r, c, cls, conf, pts, n_classes: int, no_color: bool) -> tuple[str, Style]:
-        """One text cell: a training point, or two grid rows as a half block (top: foreground, bottom: background)."""
+    def _cell(r, c, cls, conf, pts, n_classes: int, pal: Palette) -> tuple[str, Style]:
+        k = 2 * r if pal.blends else r
         if (r, c) in pts:
             lab = pts[(r, c)]
-            pred = int(cls[2 * r, c])
-            if no_color:
-                return "o+x*#@%&=$"[lab % 10], Style(bold=True)
-            # the point in its class's colour on the region's own colour; on a region of its own class (correctly
-            # placed) a dark dot, so that it still shows
-            region = _blend(CLASS_COLORS[pred % 10], float(conf[2 * r, c]), n_classes)
-            dot = "#111111" if lab == pred else CLASS_COLORS[lab % 10]
-            return "•", Style(color=dot, bold=True, bgcolor=region)
-        top, bot = int(cls[2 * r, c]), int(cls[2 * r + 1, c])
-        if no_color:
+            pred = int(cls[k, c])
+            if not pal.color:
+                return POINT_GLYPHS[lab % 10], Style(bold=True)
+            if pal.blends:
+                # the point in its class's colour on the region's own colour; on a region of its own class (where
+                # it belongs) a dark dot, so that it still shows
+                region = _blend(pal.classes[pred % 10], float(conf[k, c]), n_classes)
+                dot = "#111111" if lab == pred else pal.classes[lab % 10]
+                return "•", Style(color=dot, bold=True, bgcolor=region)
+            return POINT_GLYPHS[lab % 10], Style(color=pal.classes[lab % 10], bold=True, reverse=lab != pred)
+        top = int(cls[k, c])
+        if not pal.color:
             return CLASS_GLYPHS[top % 10], Style()
+        if not pal.blends:
+            chance = 1.0 / max(n_classes, 2)
+            t = min(1.0, max(0.0, (float(conf[k, c]) - chance) / (1 - chance)))
+            return CONFIDENCE_SHADES[min(3, int(t * 4))], Style(color=pal.classes[top % 10])
+        bot = int(cls[k + 1, c])
         return "▀", Style(
-            color=_blend(CLASS_COLORS[top % 10], float(conf[2 * r, c]), n_classes),
-            bgcolor=_blend(CLASS_COLORS[bot % 10], float(conf[2 * r + 1, c]), n_classes),
+            color=_blend(pal.classes[top % 10], float(conf[k, c]), n_classes),
+            bgcolor=_blend(pal.classes[bot % 10], float(conf[k + 1, c]), n_classes),
         )
 
-    def _curve(self, b, width: int, height: int) -> Text:
+    def _curve(self, b, width: int, height: int, pal: Palette) -> Text:
         x0, x1, y0, y1 = b.extent
         if not (math.isfinite(y0) and math.isfinite(y1)) or y1 <= y0:
             y0, y1 = -1.5, 1.5
-        grid = [[" "] * width for _ in range(height)]
-        styles = [[""] * width for _ in range(height)]
+        plot_h = max(1, height - 1)
+        grid = [[" "] * width for _ in range(plot_h)]
+        styles: list[list[str | Style]] = [[""] * width for _ in range(plot_h)]
 
-        def put(x: float, y: float, ch: str, style: str) -> None:
-            if not (math.isfinite(x) and math.isfinite(y)):
+        def put(x: float, y: float, ch: str, style: str | Style) -> None:
+            fc = (x - x0) / (x1 - x0) * (width - 1)
+            fr = (y1 - y) / (y1 - y0) * (plot_h - 1) if plot_h > 1 else 0.0
+            if not (math.isfinite(fc) and math.isfinite(fr)):  # NaN, or so far off that the difference overflows
                 return
-            c = int((x - x0) / (x1 - x0) * (width - 1))
-            r = int((y1 - y) / (y1 - y0) * (height - 1))
-            if 0 <= c < width and 0 <= r < height:
+            c, r = int(fc), int(fr)
+            if 0 <= c < width and 0 <= r < plot_h:
                 grid[r][c], styles[r][c] = ch, style
 
-        if b.points is not None:
-            for (px,), py in zip(b.points, b.labels):
-                put(px, py, "·", "dim")
-        for x, y in zip(b.curve_x, b.curve_y):
-            put(x, y, "█", "bold cyan")
+        if b.points is not None and b.labels is not None:
+            for p, t in zip(b.points, np.ravel(b.labels)):
+                put(float(np.ravel(p)[0]), float(t), "·", "dim")
+        if b.curve_x is not None and b.curve_y is not None:
+            for x, y in zip(b.curve_x, b.curve_y):
+                put(float(x), float(y), "█", pal.style("accent", bold=True))
         out = Text(no_wrap=True, overflow="crop")
-        for r in range(height):
+        for r in range(plot_h):
             if r:
                 out.append("\n")
-            for c in range(width):
-                out.append(grid[r][c], style=styles[r][c])
+            append_runs(out, zip(grid[r], styles[r]))
+        out.append("\n")
+        out.append_text(fit([("█ the model's curve", pal.style("accent"), 0), ("  · training data", "dim", 1),
+                             (f"   y {num(y0, 2)} … {num(y1, 2)}", "dim", 2)], width))  # fmt: skip
         return out

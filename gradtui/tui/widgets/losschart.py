@@ -1,64 +1,68 @@
 """Panel 5, loss and accuracy: train (mini-batch mean) and test loss, probe and test accuracy, over steps, with the
-user's changes as vertical lines. Drawn with plotext, at most ``MAX_HZ`` times a second (it is the costly panel)."""
+user's changes as vertical lines and a task's baseline. Drawn with plotext, at most ``MAX_HZ`` times a second (it
+is the costly panel). Each series has its own marker and label, so they differ without colour."""
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 
-from ..plot import line_chart
+from ...fmt import num, pct
+from ..draw import Part, fit
+from ..palette import SERIES
+from ..plot import Series, line_chart
 from .base import Panel
 
-MAX_HZ = 2.0
+
+def series(history, name: str, label: str, palette) -> Series:
+    xs, ys = history.series(name)
+    marker, color = SERIES[label]
+    return Series(label, xs, ys, color if palette.color else None, marker)
 
 
 class LossChart(Panel):
-    TITLE = "Loss & accuracy"
-    MAX_HZ = MAX_HZ
+    TITLES = ("Loss & accuracy", "Loss")
+    MAX_HZ = 2.0
     HELP = "Loss (log scale) of train mini-batches and the test set; below, accuracy; | = a change."
 
     def data_key(self):
-        return self.history.version if self.history else None
+        v = self.view
+        return v.history.version if v is not None else None
 
     def draw(self, width: int, height: int) -> Text:
-        assert self.history is not None and self.snap is not None
-        h = self.history
-        xs, loss = h.series("loss")
-        txs, tloss = h.series("test_loss")
-        axs, acc = h.series("accuracy")
-        tax, tacc = h.series("test_accuracy")
-        if len(xs) < 2:
+        v = self.view
+        assert v is not None
+        h, last, pal = v.history, v.snap, v.palette
+        train = series(h, "loss", "train", pal)
+        test = series(h, "test_loss", "test", pal)
+        acc = series(h, "accuracy", "acc", pal)
+        tacc = series(h, "test_accuracy", "test acc", pal)
+        if len(train.xs) < 2:
             return Text("collecting points…", style="dim")
-        last = self.snap
-        title = Text(no_wrap=True)
-        title.append(f"loss {last.loss:.3g}", style="bold cyan")
-        title.append(f"  test {last.test_loss:.3g}", style="magenta")
+        stale_test = last.stale(last.test_step)
+        stale_probe = last.stale(last.probe_step)
+        title: list[Part] = [(f"loss {num(last.loss)}", pal.style("accent", bold=True), 0)]
+        title.append((f"  test {num(last.test_loss)}", "dim" if stale_test else pal.style("hist"), 1))
         if last.accuracy is not None:
-            title.append(f"  acc {last.accuracy:.0%}", style="bold green")
-            title.append(f"  test acc {last.test_accuracy:.0%}", style="yellow")
-        positive = all(v > 0 for v in loss + tloss)
-        markers = self.history.change_steps()
-        no_color = self.app.no_color
-        both = bool(acc) and height >= 14  # room for a loss chart above an accuracy chart
+            title.append((f"  acc {pct(last.accuracy)}", "dim" if stale_probe else pal.style("good", bold=True), 2))
+        if last.test_accuracy is not None:
+            title.append((f"  test acc {pct(last.test_accuracy)}", "dim" if stale_test else pal.style("warn"), 3))
+        if last.baseline_loss == last.baseline_loss:
+            title.append((f"  baseline {num(last.baseline_loss)}", "dim", 4))
+        if stale_test:
+            title.append((f"  (test from step {last.test_step:,})", "dim", 1))
+        base = last.baseline_loss if math.isfinite(last.baseline_loss) else None  # (from a file: any number)
+        positive = all(y > 0 for y in [*train.ys, *test.ys, *([] if base is None else [base])])
+        markers = h.change_steps()
+        both = bool(acc.xs) and height >= 14  # room for a loss chart above an accuracy chart
         loss_h = (height - 1) * 3 // 5 if both else height - 1
-        parts = [title]
-        parts.append(
-            line_chart(
-                width,
-                loss_h,
-                [("train", xs, loss, "cyan"), ("test", txs, tloss, "magenta")],
-                markers=markers,
-                ylog=positive,
-                no_color=no_color,
-            )  # fmt: skip
-        )
+        parts = [fit(title, width)]
+        loss = [train, test]
+        if base is not None and train.xs:  # on the log scale only when positive, as every series on it
+            loss.append(Series("baseline", [train.xs[0], train.xs[-1]], [base] * 2,
+                               "gray" if pal.color else None, "·"))  # fmt: skip
+        parts.append(line_chart(width, loss_h, loss, markers=markers, ylog=positive, no_color=not pal.color))
         if both:
-            parts.append(
-                line_chart(
-                    width,
-                    height - 1 - loss_h,
-                    [("acc", axs, acc, "green"), ("test acc", tax, tacc, "yellow")],
-                    markers=markers,
-                    no_color=no_color,
-                )  # fmt: skip
-            )
+            parts.append(line_chart(width, height - 1 - loss_h, [acc, tacc], markers=markers, no_color=not pal.color))
         return Text("\n").join(parts)

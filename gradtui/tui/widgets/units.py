@@ -1,65 +1,109 @@
-"""Panel 4, dead and saturated units: per layer the count and fraction of dead units (f'(z) = 0 on every probe
-example) and the saturated fraction; below, a map of the selected layer's units: which are dead, and since when."""
+"""Panel 4, dead and saturated units: per entry the count and fraction of dead units (f'(z) = 0 on every probe
+example) and the saturated fraction; below, a map of the selected entry's units: which are dead, and since when."""
 
 from __future__ import annotations
 
+import numpy as np
 from rich.text import Text
 
-from ...engine.activations import ACTIVATIONS
-from ..fmt import append_runs, hbar, pct, pick_rows
-from .base import ProbePanel
+from ...fmt import count, pct
+from ..draw import append_runs, fit, hbar, short_name
+from .base import ListingPanel, ProbePanel
 
 
-def _unit_cell(since: int, latest: int | None) -> tuple[str, str]:
-    if since < 0:
-        return "·", "green"
-    return "█", "bold bright_red" if since == latest else "red"
-
-
-class UnitsPanel(ProbePanel):
-    TITLE = "Dead & saturated units"
+class UnitsPanel(ListingPanel, ProbePanel):
+    TITLES = ("Dead & saturated units", "Dead & saturated", "Units")
     HELP = "dead: f'(z)=0 for every probe example; sat: share of (example, unit) with |f'| < 5% of its max."
 
+    def _map_rows(self, width: int, height: int, table_rows: int) -> int:
+        """The unit map takes what the table leaves (at least a row), and no more than it needs."""
+        v = self.view
+        assert v is not None
+        sel = v.snap.entries[min(v.selected, len(v.snap.entries) - 1)]
+        need = (sel.units + width - 1) // max(1, width)
+        return max(1, min(need, height - 2 - table_rows))
+
+    def capacity(self, height: int) -> int:
+        return max(1, height - 3)  # a headline, the map's caption, and a row of the map at least
+
     def draw(self, width: int, height: int) -> Text:
-        s = self.snap
-        assert s is not None
-        layers = s.layers
-        i_sel = min(self.selected, len(layers) - 1)
-        sel = layers[i_sel]
-        can_die = ACTIVATIONS[s.config.activation].can_die
-        map_rows = max(1, min((sel.units + width - 1) // max(1, width), max(1, height // 3)))
-        table_h = max(1, height - map_rows - 2)
-        label_w = len(str(len(layers))) + 2
-        bar_w = max(3, (width - label_w - 30) // 2)
+        v = self.view
+        assert v is not None
+        s, pal = v.snap, v.palette
+        entries = s.entries
+        i_sel = min(v.selected, len(entries) - 1)
+        sel = entries[i_sel]
+        dim = s.stale(s.probe_step)
         out = Text(no_wrap=True, overflow="crop")
-        total_dead = sum(layer.dead for layer in layers)
-        total = sum(layer.units for layer in layers)
-        head = f"dead {total_dead}/{total} ({pct(total_dead / total if total else 0)})" if can_die else "dead: n/a"
-        out.append(head, style="bold red" if total_dead else "bold")
-        out.append(f"  ({s.config.activation} units {'can' if can_die else 'cannot'} die)", style="dim")
-        for i in reversed(pick_rows(len(layers), table_h)):
-            layer = layers[i]
-            mark = "▶" if i == i_sel else " "
+        can_die = [e for e in entries if e.dead is not None]
+        total_dead = sum(e.dead_count for e in can_die)
+        total = sum(e.units for e in can_die)
+        if can_die:
+            head = [(f"dead {count(total_dead)}/{count(total)} ({pct(total_dead / total if total else 0)})",
+                     pal.style("dead", bold=True) if total_dead else "bold", 0)]  # fmt: skip
+        else:
+            head = [("dead: none can die", "bold", 0)]
+        act = sel.act
+        if act is not None:
+            head.append((f"  ({act.name} units {'can' if act.can_die else 'cannot'} die)", "dim", 1))
+        out.append_text(fit(head, width))
+        rows = self.rows(height)
+        label_w = min(max((len(entries[i].name) for i in rows), default=2) + 2, max(4, width // 3))
+        bar_w = max(1, (width - label_w - 30) // 2)
+        for i in reversed(rows):
+            e = entries[i]
             out.append("\n")
-            out.append(f"{mark}L{layer.index:<{label_w - 2}} ", style="bold" if i == i_sel else "dim")
-            out.append(f"dead {layer.dead:>4}/{layer.units:<4} {pct(layer.dead_fraction):>4} ")
-            out.append(hbar(layer.dead_fraction, bar_w), style="red")
-            out.append(f" sat {pct(layer.saturation):>4} ")
-            out.append(hbar(layer.saturation, bar_w), style="yellow")
+            name = short_name(e.name, label_w - 2)
+            dead_text = f"dead {e.dead_count:>4}/{e.units:<4} {pct(e.dead_fraction):>4} " if e.dead is not None else (
+                f"{'cannot die':<19}")  # fmt: skip
+            out.append_text(
+                fit(
+                    [
+                        (f"{'▶' if i == i_sel else '!' if i in v.marks else ' '}{name:<{label_w - 1}}",
+                         "bold" if i == i_sel else "dim", 0),
+                        (dead_text, "dim" if dim else "", 1),
+                        (hbar(e.dead_fraction, bar_w) if e.dead is not None else " " * bar_w,
+                         "dim" if dim else pal.style("dead"), 3),
+                        (f" sat {pct(e.saturation):>5} ", "dim" if dim else "", 2),
+                        (hbar(e.saturation, bar_w) if e.saturation == e.saturation else " " * bar_w,
+                         "dim" if dim else pal.style("sat"), 4),
+                    ],
+                    width,
+                )
+            )  # fmt: skip
         out.append("\n")
-        dead_steps = sorted(int(x) for x in sel.dead_since if x >= 0)
-        info = f"layer {sel.index} units: █ dead ·alive"
+        dead_steps = sorted(int(x) for x in sel.dead.since) if sel.dead is not None else []
+        info = [(f"{sel.name} units: ", "dim", 0), ("█ dead · alive  ", "dim", 2)]
         if dead_steps:
-            info += f"  first died at step {dead_steps[0]}, latest {dead_steps[-1]}"
-        out.append(info, style="dim")
+            first, last = dead_steps[0], dead_steps[-1]
+            died = f"first died at step {first:,}" + (f", latest {last:,}" if last != first else "")
+            info.append((died, "dim", 1))
+        out.append_text(fit(info, width))
         # the unit map: one cell per unit, as many rows as fit
+        map_rows = self._map_rows(width, height, len(rows))
         cells = width * map_rows
-        units = sel.dead_since[:cells]
         latest = dead_steps[-1] if dead_steps else None
+        alive = pal.style("good")
+        dead_now, dead_old = pal.style("bad", bold=True), pal.style("dead")
+        since = _dead_since(sel, min(sel.units, cells))  # only the units drawn (an entry may have millions)
+        shown = since[:cells]
+        more = sel.units - cells
+        if more > 0:  # the last cells say how many are not drawn
+            note = f" +{more}"
+            shown = since[: max(0, cells - len(note))]
         for r in range(map_rows):
             out.append("\n")
-            chunk = units[r * width : (r + 1) * width]
-            append_runs(out, (_unit_cell(since, latest) for since in chunk))
-        if sel.units > cells:
-            out.append(f" +{sel.units - cells}", style="dim")
+            chunk = shown[r * width : (r + 1) * width]
+            append_runs(out, (("·", alive) if x < 0 else ("█", dead_now if x == latest else dead_old) for x in chunk))
+        if more > 0:
+            out.append(note, style="dim")
         return out
+
+
+def _dead_since(e, n: int) -> np.ndarray:
+    """The step each of the first ``n`` units died at, -1 for the alive ones."""
+    out = np.full(n, -1, dtype=np.int64)
+    if e.dead is not None:
+        first = e.dead.units < n
+        out[e.dead.units[first]] = e.dead.since[first]
+    return out

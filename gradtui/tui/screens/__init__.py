@@ -1,0 +1,1 @@
+"""One Textual Screen per mode -- live, compare, replay (and watch) -- and the modal screens."""
