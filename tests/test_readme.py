@@ -47,3 +47,13 @@ def test_the_quick_start_is_one_command_that_starts_the_app():
     block = re.search(r"## Quick start.*?```bash\n(.*?)\n```", README, re.S)
     assert block
     assert block.group(1).count("\n") == 0 and block.group(1).rstrip().endswith("gradtui")
+
+
+def test_the_readme_holds_the_recording_format_and_the_alerts_as_the_docs_state_them():
+    # docs/schema.md (whose tables test_record checks against the writer) and docs/alerts.md (checked against the
+    # doctor's rules) are included in the README word for word, so the three cannot drift apart
+    schema = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8").strip()
+    assert schema in README
+    alerts = (ROOT / "docs" / "alerts.md").read_text(encoding="utf-8").strip()
+    body = alerts.split("\n", 1)[1]  # the README gives it a heading of its own level
+    assert "### What the alerts mean\n" + body in README
