@@ -121,6 +121,59 @@ def test_ctrl_c_exits_130_with_the_table(tmp_path):
     assert snapshots[-1].step == int(m[1].replace(",", ""))  # the state at the interrupt is recorded
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("where", ["writing", "observing"])
+def test_ctrl_c_inside_a_snapshot_stops_after_it_is_written(where):
+    """Ctrl-C that arrives while a snapshot is being taken or written (the race the subprocess test above hits
+    now and then) stops the run after the snapshot is whole and written, at a step boundary."""
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.steps: list[int] = []
+
+        def write(self, s) -> None:
+            if where == "writing" and s.step == 40:
+                os.kill(os.getpid(), signal.SIGINT)  # the handler runs at once, before the line below
+            self.steps.append(s.step)
+
+    rec = Recorder()
+    h = headless.Headless([Config(depth=3, width=8, samples=60, batch_size=16)], rec)  # type: ignore[arg-type]
+    if where == "observing":
+        observe = h.doctors[0].observe
+
+        def observe_and_interrupt(s) -> None:
+            if s.step == 40:
+                os.kill(os.getpid(), signal.SIGINT)
+            observe(s)
+
+        h.doctors[0].observe = observe_and_interrupt  # type: ignore[method-assign]
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        h.train(1000, 20)
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
+    h.interrupted()
+    assert rec.steps == [0, 20, 40]  # step 40 written whole, no step after it begun
+    assert h.trainers[0].step_count == 40 and h.last[0].step == 40
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_second_ctrl_c_stops_at_once():
+    """For a step that takes too long: the second Ctrl-C does not wait for the step boundary."""
+    written: list[int] = []
+
+    class Recorder:
+        def write(self, s) -> None:
+            if s.step == 40:
+                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGINT)  # raises here
+            written.append(s.step)
+
+    h = headless.Headless([Config(depth=3, width=8, samples=60, batch_size=16)], Recorder())  # type: ignore[arg-type]
+    with pytest.raises(KeyboardInterrupt):
+        h.train(1000, 20)
+    assert written == [0, 20]
+
+
 # ---- in process -------------------------------------------------------------------------------------------------
 def test_version(capsys):
     assert cli.main(["--version"]) == 0

@@ -8,7 +8,9 @@ import argparse
 import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +69,36 @@ def _progress() -> Any:
     )
 
 
+class DeferredInterrupt:
+    """Ctrl-C while training stops the run between two steps, never inside one: a snapshot half taken, or taken
+    and not yet written, would leave the recording short of the step the table reports. A second Ctrl-C stops at
+    once (for a step that takes too long). Outside the main thread (where signals cannot be handled) it does
+    nothing."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: Any = None
+
+    def __enter__(self) -> DeferredInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self) -> None:
+        """Between steps: the interrupt asked for, raised now."""
+        if self.requested:
+            raise KeyboardInterrupt
+
+
 class Headless:
     """1 to 4 runs trained in lockstep, a snapshot of each every ``every`` steps (and after the last, and when a
     run diverges), each recorded and seen by its run's doctor."""
@@ -97,8 +129,14 @@ class Headless:
                 self.recorder.write(s)
 
     def train(self, steps: int, every: int, on_snapshot: Any = None) -> None:
+        """Train ``steps`` steps; Ctrl-C (KeyboardInterrupt) stops between two of them."""
+        with DeferredInterrupt() as stop:
+            self._train(steps, every, on_snapshot, stop)
+
+    def _train(self, steps: int, every: int, on_snapshot: Any, stop: DeferredInterrupt) -> None:
         self.take()
         for i in range(1, steps + 1):
+            stop.check()
             due = i % every == 0 or i == steps
             active = [t.diverged is None for t in self.trainers]
             _, diverged = step_together(self.trainers, active, due, step=self.chooser.step)
