@@ -1,19 +1,18 @@
 """The base of every panel: draws from one ``PanelView`` (a snapshot and what the screen decided about it), and
-sends the terminal only the lines that changed."""
+sends the terminal only the cells that changed (``damage.py``)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rich.console import RenderableType
 from rich.text import Text
-from textual.geometry import Region
 from textual.widget import Widget
 
 from ...engine import Snapshot
+from ..damage import changed_regions, line_keys
 from ..draw import axis_noun, choose_rows, shorten, shown_note
 from ..history import History
 from ..palette import Palette, palette_for
@@ -115,18 +114,14 @@ class Panel(Widget):
             return
         old = self._drawn
         drawn = self.draw(*size)
-        lines = _line_keys(drawn)
+        lines = line_keys(drawn)
         self._drawn = (size, key, drawn, lines)
         if old is None or old[0] != size:
             self.refresh()
             return
-        changed = [y for y in range(size[1]) if _at(lines, y) != _at(old[3], y)]
-        if not changed:
-            return  # looks the same: nothing to send
-        if len(changed) * 3 > size[1] * 2:
-            self.refresh()
-        else:
-            self.refresh(*(Region(0, y, size[0], 1) for y in changed))
+        regions = changed_regions(old[3], lines, *size)
+        if regions:  # none: it looks the same, nothing to send
+            self.refresh(*regions)
 
     def _deferred(self) -> None:
         self._timer = None
@@ -143,7 +138,7 @@ class Panel(Widget):
         if self._drawn is not None and self._drawn[:2] == ((w, h), key):
             return self._drawn[2]
         drawn = self.draw(w, h)  # a new size, or newer data than the last (throttled) draw
-        self._drawn = ((w, h), key, drawn, _line_keys(drawn))
+        self._drawn = ((w, h), key, drawn, line_keys(drawn))
         return drawn
 
     def draw(self, width: int, height: int) -> Text:
@@ -185,11 +180,3 @@ class ProbePanel(Panel):
         if s is None or not s.stale(s.probe_step):
             return ""
         return f"from step {s.probe_step:,}"  # measured on the network before the last rebuild
-
-
-def _line_keys(text: Text) -> list[Any]:
-    return [(line.plain, tuple(line.spans)) for line in text.split("\n", allow_blank=True)]
-
-
-def _at(lines: Sequence[Any], y: int) -> Any:
-    return lines[y] if y < len(lines) else None

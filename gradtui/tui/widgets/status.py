@@ -19,6 +19,7 @@ from ...doctor import Alert
 from ...engine import Config, Snapshot
 from ...fmt import count, num, safe_text
 from ...source import SourceState
+from ..damage import LineKey, changed_regions, line_keys
 from ..keys import Key
 
 
@@ -71,18 +72,33 @@ class StatusBar(Widget):
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.view: StatusView | None = None
+        self._drawn: tuple[int, Text, list[LineKey]] | None = None  # width, drawing, its line
 
     def show(self, view: StatusView) -> None:
         old = self.view
         self.view = view
-        if old is None or _status_key(old) != _status_key(view):
+        if old is not None and _status_key(old) == _status_key(view):
+            return
+        width = self.size.width
+        before = self._drawn
+        text = fit_fields(status_fields(view), width)
+        self._drawn = (width, text, line_keys(text))
+        if before is None or before[0] != width or not self.is_mounted:
             self.refresh()
+        else:  # the step and the speed change at every snapshot: only their cells are sent
+            regions = changed_regions(before[2], self._drawn[2], width, 1)
+            if regions:
+                self.refresh(*regions)
 
     def render(self) -> Text:
         v = self.view
         if v is None:
             return Text("starting…")
-        return fit_fields(status_fields(v), self.size.width)
+        width = self.size.width
+        if self._drawn is None or self._drawn[0] != width:
+            text = fit_fields(status_fields(v), width)
+            self._drawn = (width, text, line_keys(text))
+        return self._drawn[1]
 
 
 def _status_key(v: StatusView) -> tuple:
