@@ -1,5 +1,13 @@
-"""Panel 2, gradient history: entries x time, colour and shade = log10 of the flow figure; one column per
-snapshot, newest at the right, scrolling; ▼ marks a change the user made. Vanishing shows as dark bottom rows."""
+"""Panel 2, gradient history: entries x time, colour and shade = log10 of the flow figure; ▼ marks a change the
+user made. Vanishing shows as dark bottom rows.
+
+The whole run fits: one column per snapshot while they fit, then one column per stretch of 2^k training steps (the
+mean of log10 over the snapshots in it; a stretch with none holds the column before). The columns stay where they
+are as the run goes on, so only the newest column changes between redraws -- a scrolling heatmap re-sends every
+cell of the panel at every redraw, the largest share of the bytes over a slow link -- and a change you made stays
+in view with what came before it. When the run outgrows the width, the stretch doubles (every column is redrawn,
+a few times an hour).
+"""
 
 from __future__ import annotations
 
@@ -23,8 +31,8 @@ def visible_range(pts) -> tuple[int, int]:
 
 class GradientHeatmap(ListingPanel):
     TITLES = ("Gradient history  layer × time", "Gradient history", "History")
-    MAX_HZ = 2.0  # it scrolls: every cell changes at every redraw, the largest share of the bytes sent
-    HELP = "Each column a snapshot, each row a layer (input at the bottom); brighter = larger gradient; ▼ = change."
+    MAX_HZ = 2.0
+    HELP = "The whole run, left to right; a row per layer (input at the bottom); brighter = larger gradient; ▼ change."
 
     def titles(self) -> tuple[str, ...]:
         v = self.view
@@ -46,36 +54,25 @@ class GradientHeatmap(ListingPanel):
         rows = self.rows(height)
         label_w = min(max((len(entries[i].name) for i in rows), default=2) + 1, max(3, width // 4))
         cols = max(1, width - label_w)
-        pts = v.history.points[-cols:]
+        pts = v.history.points
         out = Text(no_wrap=True, overflow="crop")
         if not pts:
             return out
+        grid, marks_at = columns(pts, len(entries), cols)
         lo, hi = v.scale or visible_range(pts)
         n = len(v.palette.cell_styles)
         styles = v.palette.cell_styles
-        # marker row: a column gets ▼ when its snapshot knows of a change the previous column did not
+        levels = _levels(grid, lo, hi, n)
         marks = Text(" " * label_w, no_wrap=True)
-        prev = None
-        for p in pts:
-            hit = prev is not None and p.change_seq > prev
+        for hit in marks_at:
             marks.append("▼" if hit else " ", style=v.palette.style("accent", bold=True) if hit else "")
-            prev = p.change_seq
         out.append_text(marks)
         for i in reversed(rows):
             name = short_name(entries[i].name, label_w - 1)
             out.append("\n")
             out.append(f"{name:<{label_w}}", style="bold" if i == v.selected else "dim")
             run_level, run_len = -2, 0
-            for p in pts:
-                x = p.log_flow[i] if i < len(p.log_flow) else math.nan
-                if math.isnan(x):
-                    level = -1
-                elif x == -math.inf:
-                    level = 0
-                elif x == math.inf:
-                    level = n - 1
-                else:
-                    level = min(n - 1, max(0, int((x - lo) / (hi - lo) * n)))
+            for level in levels[:, i].tolist():
                 if level == run_level:
                     run_len += 1
                     continue
@@ -90,6 +87,58 @@ class GradientHeatmap(ListingPanel):
         legend.append(tail if legend.cell_len + len(tail) <= width else f" 1e{int(hi)}", style="dim")
         out.append_text(legend)
         return out
+
+
+def columns(pts, n_entries: int, cols: int) -> tuple[np.ndarray, list[bool]]:
+    """The heatmap's columns for ``pts`` in at most ``cols``: (log10 flow, columns x entries; NaN where nothing
+    was measured) and, per column, whether a change the user made first shows in it.
+
+    One column per point while they fit; then one per stretch of 2^k steps from the first point's step, the
+    smallest k that fits: the mean of the finite log10 values of the points in it (+inf if one is infinite, -inf
+    if all are exact zeros), a stretch with no point holding the column before."""
+    m = np.full((len(pts), n_entries), np.nan)
+    for r, p in enumerate(pts):
+        k = min(len(p.log_flow), n_entries)
+        m[r, :k] = p.log_flow[:k]
+    seq = np.array([p.change_seq for p in pts])
+    new_change = np.concatenate(([False], seq[1:] > seq[:-1]))
+    if len(pts) <= cols:
+        return m, new_change.tolist()
+    steps = np.array([p.step for p in pts], dtype=np.int64)
+    span = int(steps[-1] - steps[0]) + 1
+    stretch = 1 << max(0, math.ceil(math.log2(span / cols)))
+    while -(-span // stretch) > cols:  # (float rounding at the edge)
+        stretch *= 2
+    col = (steps - steps[0]) // stretch
+    starts = np.flatnonzero(np.concatenate(([True], col[1:] != col[:-1])))
+    finite = np.isfinite(m)
+    total = np.add.reduceat(np.where(finite, m, 0.0), starts, axis=0)
+    count = np.add.reduceat(finite, starts, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+    mean[np.logical_or.reduceat(m == np.inf, starts, axis=0)] = np.inf
+    zeros = (count == 0) & np.logical_or.reduceat(m == -np.inf, starts, axis=0)
+    mean[zeros & ~np.isinf(mean)] = -np.inf
+    width = int(col[-1]) + 1
+    grid = np.full((width, n_entries), np.nan)
+    grid[col[starts]] = mean
+    filled = np.zeros(width, dtype=bool)
+    filled[col[starts]] = True
+    held = np.maximum.accumulate(np.where(filled, np.arange(width), 0))  # the last filled column at or before
+    grid = grid[held]
+    marks = np.zeros(width, dtype=bool)
+    marks[col[starts]] = np.logical_or.reduceat(new_change, starts)
+    return grid, marks.tolist()
+
+
+def _levels(grid: np.ndarray, lo: float, hi: float, n: int) -> np.ndarray:
+    """Each cell's shade level 0..n-1 (-1: nothing measured): its place in [lo, hi]; -inf the darkest, +inf the
+    brightest."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = np.floor((grid - lo) / (hi - lo) * n)
+    levels = np.clip(np.nan_to_num(scaled, nan=-1.0, posinf=n - 1, neginf=0), 0, n - 1).astype(np.int64)
+    levels[np.isnan(grid)] = -1
+    return levels
 
 
 def _flush(out: Text, level: int, length: int, styles) -> None:
