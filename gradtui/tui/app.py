@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 from rich.text import Text
 from textual.app import App, SystemCommand
+from textual.driver import Driver
 from textual.screen import Screen
 
 from ..crashlog import crash_line, write_crash_log
@@ -48,6 +49,18 @@ class GradTUI(App):
         # what is printed after the terminal is given back (the crash line) is never broken at the terminal's width:
         # the terminal wraps it for the eye, and a path copied from it stays whole
         self.error_console.soft_wrap = True
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal; on Linux and macOS its output goes through ``terminal.CellDiff``,
+        which sends only the cells that change (``GRADTUI_RAW_OUTPUT=1``: Textual's output as it is)."""
+        from . import terminal
+
+        base = super().get_driver_class()
+        try:
+            from textual.drivers.linux_driver import LinuxDriver
+        except ImportError:  # Windows
+            return base
+        return terminal.delta_driver(base) if base is LinuxDriver and terminal.wanted() else base
 
     @property
     def palette(self) -> Palette:
