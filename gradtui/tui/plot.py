@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import plotext as plt
 from rich.text import Text
 
@@ -19,6 +20,26 @@ class Series:
     ys: Sequence[float]
     color: str | None  # None: the terminal's own colour
     marker: str = "braille"  # plotext's marker: "braille", or one character (series differ without colour)
+
+
+def decimate(
+    xs: Sequence[float], ys: Sequence[float], lo: float, hi: float, buckets: int
+) -> tuple[list[float], list[float]]:
+    """At most two points per bucket of x over [lo, hi] -- the lowest and the highest, in their order -- so that
+    the chart costs the same whatever the length of the history, and still shows every spike and dip: a column of
+    the chart can show no more than its lowest and highest value. ``xs`` ascending."""
+    if len(xs) <= 2 * buckets or not hi > lo:
+        return list(xs), list(ys)
+    x = np.asarray(xs, dtype=np.float64)
+    y = np.asarray(ys, dtype=np.float64)
+    b = np.minimum(((x - lo) / (hi - lo) * buckets).astype(np.int64), buckets - 1)
+    starts = np.flatnonzero(np.concatenate(([True], b[1:] != b[:-1])))
+    ends = np.append(starts[1:], len(x))
+    keep = np.zeros(len(x), dtype=bool)
+    for a, e in zip(starts.tolist(), ends.tolist()):  # (at most 2 * width buckets)
+        seg = y[a:e]
+        keep[a + int(np.argmin(seg))] = keep[a + int(np.argmax(seg))] = True
+    return x[keep].tolist(), y[keep].tolist()
 
 
 def line_chart(
@@ -36,12 +57,14 @@ def line_chart(
     plt.frame(False)
     if ylog:
         plt.yscale("log")
-    lo_x, hi_x = math.inf, -math.inf
+    lo_x = min((s.xs[0] for s in series if s.xs), default=math.inf)
+    hi_x = max((s.xs[-1] for s in series if s.xs), default=-math.inf)
+    buckets = 2 * max(10, width)  # a braille cell is 2 dots wide
     for s in series:
         if s.xs:
-            ys = [min(MAX_Y, max(-MAX_Y, y)) for y in s.ys]  # plotext's ranges overflow past ~1e307
-            plt.plot(list(s.xs), ys, label=s.label, color=None if no_color else s.color, marker=s.marker)
-            lo_x, hi_x = min(lo_x, s.xs[0]), max(hi_x, s.xs[-1])
+            xs, ys = decimate(s.xs, s.ys, lo_x, hi_x, buckets)
+            ys = [min(MAX_Y, max(-MAX_Y, y)) for y in ys]  # plotext's ranges overflow past ~1e307
+            plt.plot(xs, ys, label=s.label, color=None if no_color else s.color, marker=s.marker)
     for m in markers:
         if lo_x <= m <= hi_x:
             plt.vertical_line(m, color=None if no_color else "gray")

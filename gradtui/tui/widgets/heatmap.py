@@ -23,7 +23,8 @@ from .base import ListingPanel
 
 def visible_range(pts) -> tuple[int, int]:
     """Whole decades covering the finite log-magnitudes of ``pts``, at least 4 wide."""
-    vals = np.concatenate([p.log_flow[np.isfinite(p.log_flow)] for p in pts]) if pts else np.array([])
+    vals = np.concatenate([p.log_flow for p in pts]) if pts else np.array([])
+    vals = vals[np.isfinite(vals)]
     lo = math.floor(vals.min()) if vals.size else -4
     hi = math.ceil(vals.max()) if vals.size else 0
     return (min(lo, hi - 4), hi)
@@ -96,10 +97,13 @@ def columns(pts, n_entries: int, cols: int) -> tuple[np.ndarray, list[bool]]:
     One column per point while they fit; then one per stretch of 2^k steps from the first point's step, the
     smallest k that fits: the mean of the finite log10 values of the points in it (+inf if one is infinite, -inf
     if all are exact zeros), a stretch with no point holding the column before."""
-    m = np.full((len(pts), n_entries), np.nan)
-    for r, p in enumerate(pts):
-        k = min(len(p.log_flow), n_entries)
-        m[r, :k] = p.log_flow[:k]
+    if all(len(p.log_flow) == n_entries for p in pts):
+        m = np.stack([p.log_flow for p in pts]) if pts else np.empty((0, n_entries))
+    else:  # points from before a change of depth
+        m = np.full((len(pts), n_entries), np.nan)
+        for r, p in enumerate(pts):
+            k = min(len(p.log_flow), n_entries)
+            m[r, :k] = p.log_flow[:k]
     seq = np.array([p.change_seq for p in pts])
     new_change = np.concatenate(([False], seq[1:] > seq[:-1]))
     if len(pts) <= cols:
