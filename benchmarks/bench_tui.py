@@ -604,23 +604,10 @@ def run_one(argv, cols, rows, env, args, live: list[Term]) -> Result:
     screen = term.screen
     live.append(term)
 
-    def ready() -> float | None:  # a snapshot is on screen: the status line's step counter, or the flow panel
-        if RE_STEP.search(screen.status[-1][1] if screen.status else "") or any(
-            "vanishing ratio" in screen.text(y) for y in range(rows)
-        ):
-            return term.times[-1] if term.times else time.perf_counter()
-        return None
-
     try:
-        first = term.wait_until(ready, args.start_timeout)
+        first = term.wait_until(lambda: snapshot_shown(term), args.start_timeout)
         if first is None:
-            tail = bytes(term.buf[-400:]).decode("utf-8", "replace")
-            try:
-                code = term.proc.wait(0.5)
-            except subprocess.TimeoutExpired:
-                code = None
-            why = f"the app exited with status {code}" if code is not None else "no snapshot on screen"
-            r.error = f"{why} within {args.start_timeout:g} s; its output ends with {tail!r}"
+            r.error = start_failure(term, args.start_timeout)
             return r
         r.first_frame = first - term.t_start
         time.sleep(args.warmup)
@@ -709,6 +696,41 @@ def run_one(argv, cols, rows, env, args, live: list[Term]) -> Result:
             (Path(args.dump) / f"{argv_tag(argv)}-{cols}x{rows}.bin").write_bytes(bytes(term.buf))
         args.reader_cpu += term.reader_cpu
         live.remove(term)
+
+
+def app_env() -> dict[str, str]:
+    """The environment the app runs in: the SSH case (256 colours, no COLORTERM), nothing of Textual's or a
+    multiplexer's, a UTF-8 locale."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
+    for k in ("COLORTERM", "NO_COLOR", "COLUMNS", "LINES", "TERM_PROGRAM", "TMUX", "STY"):
+        env.pop(k, None)
+    env["TERM"] = "xterm-256color"
+    if not any(env.get(k) for k in ("LC_ALL", "LC_CTYPE", "LANG")):
+        env["LANG"] = "C.UTF-8"
+    return env
+
+
+def snapshot_shown(term: Term) -> float | None:
+    """Called under ``term.cond``: when a snapshot was first on screen (the status line's step counter, or the
+    flow panel), or None if not yet."""
+    screen = term.screen
+    if RE_STEP.search(screen.status[-1][1] if screen.status else "") or any(
+        "vanishing ratio" in screen.text(y) for y in range(screen.rows)
+    ):
+        return term.times[-1] if term.times else time.perf_counter()
+    return None
+
+
+def start_failure(term: Term, timeout: float) -> str:
+    """Why no snapshot came on screen within ``timeout`` s: the app's exit status, or none, and its last output."""
+    with term.cond:
+        tail = bytes(term.buf[-400:]).decode("utf-8", "replace")
+    try:
+        code = term.proc.wait(0.5)
+    except subprocess.TimeoutExpired:
+        code = None
+    why = f"the app exited with status {code}" if code is not None else "no snapshot on screen"
+    return f"{why} within {timeout:g} s; its output ends with {tail!r}"
 
 
 def argv_tag(argv: list[str]) -> str:
@@ -829,8 +851,8 @@ def selftest() -> int:
                 print(f"case {n}, {where}: " + "; ".join(problems))
                 break
     sc = Screen(21, 3)
-    for t, data in enumerate([frame1, again, again, recolour]):  # the status line record: a line per change
-        sc.feed(data.encode(), float(t))
+    for t, text_in in enumerate([frame1, again, again, recolour]):  # the status line record: a line per change
+        sc.feed(text_in.encode(), float(t))
     status = [(t, text.rstrip()) for t, text in sc.status]
     if status != [(0.0, " step 1,234 9 steps/s"), (1.0, " step 1,235 9 steps/s")] or sc.frame != 3:
         failures += 1
@@ -928,12 +950,7 @@ def main() -> int:
     configs = [(n, f) for n, f in CONFIGS if not args.config or n in args.config]
     args.reader_cpu = 0.0
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
-    for k in ("COLORTERM", "NO_COLOR", "COLUMNS", "LINES", "TERM_PROGRAM", "TMUX", "STY"):
-        env.pop(k, None)
-    env["TERM"] = "xterm-256color"
-    if not any(env.get(k) for k in ("LC_ALL", "LC_CTYPE", "LANG")):
-        env["LANG"] = "C.UTF-8"
+    env = app_env()
 
     # never hang: a budget for the whole thing, then the finally below kills what is left
     per_run = args.start_timeout + args.warmup + args.seconds + args.keys * (0.25 + args.key_timeout) + 15

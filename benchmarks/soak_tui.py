@@ -47,128 +47,32 @@ import contextlib
 import csv
 import math
 import os
-import re
 import shlex
 import signal
 import statistics
-import subprocess
 import sys
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import IO, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_tui import Term, cpu_seconds, trainer_pid  # noqa: E402
+from bench_tui import (  # noqa: E402
+    RE_SPS,
+    RE_STEP,
+    Term,
+    app_env,
+    cpu_seconds,
+    snapshot_shown,
+    start_failure,
+    trainer_pid,
+)
 
 CONFIGS = {"default": [], "relu": ["--activation", "relu", "--init", "he", "--depth", "4"]}
 SYNC_START = b"\x1b[?2026h"
-RE_READY = re.compile(rb" step [\d,]+ |vanishing ratio")  # a snapshot is on screen (status line or flow panel)
-# what the terminal model acts on: a cursor move, any other escape sequence (skipped), CR, LF
-RE_CTRL = re.compile(rb"\x1b\[(\d*)(?:;(\d*))?H|\x1b\[[0-9;?<>=$]*[ -/]*[@-~]|\x1b[^\[]|\r|\n")
-RE_STEP = re.compile(r" step ([\d,]+) ")
-RE_SPS = re.compile(r"([\d,]+) steps/s")
 GOAL = 0.10  # issue 11: within 10 % of the values after the first minute
 START_TIMEOUT = 30.0
-
-
-# ---- the status line, from the output stream -----------------------------------------------------------------
-class StatusRow:
-    """A model of the terminal that keeps the characters of one row only (the status line): enough to read the step
-    counter, which Textual redraws cell by cell (``ESC[row;colH`` then the cells that changed)."""
-
-    def __init__(self, cols: int, rows: int) -> None:
-        self.cols, self.rows = cols, rows
-        self.row: int | None = None  # 1-based; None: not found yet, every row is kept until it is
-        self.cells: dict[int, list[str]] = {}
-        self.carry = b""
-        self.y = self.x = 1  # the cursor (1-based), kept from one feed to the next
-
-    def feed(self, data: bytes) -> None:
-        data = self.carry + data
-        cut = data.rfind(b"\x1b")  # up to the last escape: never one cut in two (nor a UTF-8 character before it)
-        if cut < 0 or len(data) - cut > 4096:
-            cut = len(data)
-        self.carry = data[cut:]
-        y, x = self.y, self.x
-        pos = 0
-        for m in RE_CTRL.finditer(data, 0, cut):
-            if m.start() > pos and (self.row is None or y == self.row):  # (other rows: only their cursor moves)
-                self._put(y, x, data[pos : m.start()])
-                x += _width(data[pos : m.start()])
-            pos = m.end()
-            tok = m.group(0)
-            if m.group(1) is not None:
-                y, x = int(m.group(1) or 1), int(m.group(2) or 1)
-            elif tok == b"\r":
-                x = 1
-            elif tok == b"\n":
-                y += 1
-        if cut > pos and (self.row is None or y == self.row):
-            self._put(y, x, data[pos:cut])
-            x += _width(data[pos:cut])
-        self.y, self.x = y, x
-        if self.row is None:
-            for r, cells in self.cells.items():
-                if "".join(cells).startswith(" gradtui "):
-                    self.row = r
-                    self.cells = {r: cells}
-                    break
-
-    def _put(self, y: int, x: int, raw: bytes) -> None:
-        if (self.row is not None and y != self.row) or not 1 <= y <= self.rows:
-            return
-        cells = self.cells.setdefault(y, [" "] * self.cols)
-        for ch in raw.decode("utf-8", "replace"):
-            w = _char_width(ch)
-            if w and 1 <= x <= self.cols:
-                cells[x - 1] = ch
-                if w == 2 and x < self.cols:
-                    cells[x] = ""
-            x += w
-
-    def text(self) -> str:
-        return "".join(self.cells.get(self.row, [])) if self.row is not None else ""
-
-    def step(self) -> int | None:
-        m = RE_STEP.search(self.text())
-        return int(m.group(1).replace(",", "")) if m else None
-
-    def shown_sps(self) -> float:
-        m = RE_SPS.search(self.text())
-        return float(m.group(1).replace(",", "")) if m else math.nan
-
-
-def _char_width(ch: str) -> int:
-    if ch.isascii():
-        return 1 if ch.isprintable() else 0
-    if unicodedata.combining(ch):
-        return 0
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-
-
-def _width(raw: bytes) -> int:
-    if raw.isascii():
-        return len(raw)
-    return sum(_char_width(ch) for ch in raw.decode("utf-8", "replace"))
-
-
-def wait_ready(term: Term, timeout: float) -> float | None:
-    """Wait for the first snapshot on screen: when it was seen (perf_counter), or None if not within ``timeout`` s
-    or the app's output ended."""
-    deadline = time.perf_counter() + timeout
-    pos = 0
-    with term.cond:
-        while True:
-            if RE_READY.search(term.buf, pos):
-                return time.perf_counter()
-            pos = max(0, len(term.buf) - 64)  # a match may straddle chunks
-            left = deadline - time.perf_counter()
-            if term.eof or left <= 0:
-                return None
-            term.cond.wait(min(left, 0.1))
 
 
 # ---- /proc -------------------------------------------------------------------------------------------------------
@@ -241,8 +145,8 @@ METRICS = [
 
 
 class Sampler:
-    def __init__(self, term: Term, screen: StatusRow, out: IO[str] | None) -> None:
-        self.term, self.screen = term, screen
+    def __init__(self, term: Term, out: IO[str] | None) -> None:
+        self.term = term
         self.app = term.proc.pid
         self.trainer = trainer_pid(self.app)
         self.trainer_gone = self.trainer is None or not is_trainer(self.trainer)
@@ -255,24 +159,32 @@ class Sampler:
             out.flush()
         self.feed()
         self.t0 = time.perf_counter()
-        self.last = (self.t0, cpu_seconds(self.app), cpu_seconds(self.trainer), self.screen.step())
+        self.last = (self.t0, cpu_seconds(self.app), cpu_seconds(self.trainer), self.step())
+
+    def status_line(self) -> str:
+        with self.term.cond:
+            return self.term.screen.text(0)
+
+    def step(self) -> int | None:
+        m = RE_STEP.search(self.status_line())
+        return int(m.group(1).replace(",", "")) if m else None
+
+    def shown_sps(self) -> float:
+        m = RE_SPS.search(self.status_line())
+        return float(m.group(1).replace(",", "")) if m else math.nan
 
     def feed(self) -> tuple[int, int]:
-        """Take (and drop) what the app wrote since the last call: (bytes, frames)."""
+        """Take (and drop) what the app wrote since the last call: (bytes, frames). The screen model has been
+        fed it as it came (by Term's reader)."""
         term = self.term
         with term.cond:
-            data = bytes(term.buf)
+            nbytes, frames = len(term.buf), term.buf.count(SYNC_START)
             term.buf.clear()  # nothing reads these after the first snapshot: keep this process small
             term.ends.clear()
             term.times.clear()
-            screen = getattr(term, "screen", None)  # bench_tui's own screen model, if its Term keeps one
-            if screen is not None:
-                if callable(getattr(screen, "reset_stats", None)):
-                    screen.reset_stats()  # its per-position counters (sets of frame numbers) would grow all hour
-                if isinstance(getattr(screen, "status", None), list):
-                    del screen.status[:-1]  # the status line's history
-        self.screen.feed(data)
-        return len(data), data.count(SYNC_START)
+            term.screen.reset_stats()  # its per-position counters (sets of frame numbers) would grow all hour
+            del term.screen.status[:-1]  # the status line's history
+        return nbytes, frames
 
     def take(self) -> Sample:
         nbytes, frames = self.feed()
@@ -289,7 +201,7 @@ class Sampler:
                 tr = cpu_seconds(new)
             else:  # (trainer_pid falls back on any child: the resource tracker, once the trainer has gone)
                 self.trainer_gone = True
-        step = self.screen.step()
+        step = self.step()
         ui_rss, ui_hwm, ui_thr, ui_fds = proc_status(self.app)
         tr_rss, tr_hwm, tr_thr, tr_fds = proc_status(self.trainer if tr is not None else None)
         s = Sample(
@@ -309,7 +221,7 @@ class Sampler:
             fps=frames / span,
             step=step if step is not None else -1,
             sps=(step - step_prev) / span if step is not None and step_prev is not None else math.nan,
-            shown_sps=self.screen.shown_sps(),
+            shown_sps=self.shown_sps(),
             load1=os.getloadavg()[0],
         )
         self.last = (now, ui, tr, step)
@@ -483,12 +395,7 @@ def main() -> int:
         print("soak_tui: Linux only (/proc, pty)", file=sys.stderr)
         return 1
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
-    for name in ("COLORTERM", "NO_COLOR", "COLUMNS", "LINES", "TERM_PROGRAM", "TMUX", "STY"):
-        env.pop(name, None)
-    env["TERM"] = "xterm-256color"
-    if not any(env.get(k) for k in ("LC_ALL", "LC_CTYPE", "LANG")):
-        env["LANG"] = "C.UTF-8"
+    env = app_env()
     argv = [sys.executable, "-m", "gradtui", "--fps", "10", "--color", "auto", *CONFIGS[args.config]]
 
     budget = 60 * args.minutes + 120
@@ -520,24 +427,17 @@ def main() -> int:
         if args.csv:
             out = open(args.csv, "w", newline="")  # noqa: SIM115 (closed in the finally)
         term = Term(argv, cols, rows, env, answer_sync=True)
-        first = wait_ready(term, START_TIMEOUT)
+        first = term.wait_until(lambda: snapshot_shown(term), START_TIMEOUT)
         if first is None:
-            with term.cond:
-                tail = bytes(term.buf[-400:]).decode("utf-8", "replace")
-            try:
-                code = term.proc.wait(0.5)
-            except subprocess.TimeoutExpired:
-                code = None
-            why = f"the app exited with status {code}" if code is not None else "no snapshot on screen"
-            print(f"soak: FAILED: {why} within {START_TIMEOUT:g} s; its output ends with {tail!r}", file=sys.stderr)
+            print(f"soak: FAILED: {start_failure(term, START_TIMEOUT)}", file=sys.stderr)
             return 1
         print(f"first snapshot on screen after {first - term.t_start:.1f} s; app pid {term.proc.pid}", flush=True)
         time.sleep(0.5)  # the rest of that frame (the status line's step counter, read at the start)
-        sampler = Sampler(term, StatusRow(cols, rows), out)
+        sampler = Sampler(term, out)
         if sampler.trainer_gone:
             print(f"soak: FAILED: no trainer process under the app (pid {term.proc.pid})", file=sys.stderr)
             return 1
-        print(f"trainer pid {sampler.trainer}; status line found on row {sampler.screen.row}", flush=True)
+        print(f"trainer pid {sampler.trainer}", flush=True)
         print(MINUTE_HEAD, flush=True)
         end = sampler.t0 + 60 * args.minutes
         k, minute, group = 1, 1, []
