@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from uitest import fake_app, rendered, show
 
 from gradtui.engine import Event
-from gradtui.tui.history import Point
+from gradtui.tui.history import History, Point
 from gradtui.tui.widgets.heatmap import GradientHeatmap, columns
 
 VALUES = st.one_of(st.floats(-12, 3), st.sampled_from([math.inf, -math.inf, math.nan]))
@@ -21,6 +21,15 @@ VALUES = st.one_of(st.floats(-12, 3), st.sampled_from([math.inf, -math.inf, math
 
 def point(step: int, flow: list[float], seq: int = 0) -> Point:
     return Point(step, 1.0, math.nan, None, None, np.array(flow, dtype=np.float64), seq)
+
+
+def columns_of(pts: list[Point], n: int, cols: int) -> tuple[np.ndarray, list[bool]]:
+    """columns() on the arrays of these points (NaN where a point had fewer entries)."""
+    m = np.full((len(pts), n), np.nan)
+    for r, p in enumerate(pts):
+        m[r, : len(p.log_flow)] = p.log_flow[:n]
+    steps = np.array([p.step for p in pts], dtype=np.int64)
+    return columns(steps, m, np.array([p.change_seq for p in pts], dtype=np.int64), cols)
 
 
 def reference(pts: list[Point], n: int, cols: int) -> tuple[list[list[float]], list[bool]]:
@@ -81,7 +90,7 @@ def runs(draw) -> tuple[list[Point], int, int]:
 @given(runs())
 def test_columns_match_a_plain_loop(run):
     pts, n, cols = run
-    grid, marks = columns(pts, n, cols)
+    grid, marks = columns_of(pts, n, cols)
     want, want_marks = reference(pts, n, cols)
     assert grid.shape[0] <= cols and grid.shape == (len(want), n)
     np.testing.assert_array_equal(np.isnan(grid), np.isnan(np.array(want)))
@@ -96,7 +105,7 @@ def test_only_the_newest_column_changes_until_the_stretch_doubles():
     doublings = 0
     before = None
     for k in range(1, len(pts) + 1):
-        grid, _ = columns(pts[:k], n, cols)
+        grid, _ = columns_of(pts[:k], n, cols)
         if before is not None and k > cols:
             if grid.shape[0] < before.shape[0]:
                 doublings += 1
@@ -106,11 +115,32 @@ def test_only_the_newest_column_changes_until_the_stretch_doubles():
     assert 1 <= doublings <= math.ceil(math.log2(20000 / cols))
 
 
+def test_the_history_keeps_every_row_until_it_thins_the_old_ones():
+    """The arrays hold what the snapshots said: steps, the figures, the flow (checked against the snapshots
+    themselves), the newest RECENT rows as they came and the older ones every other."""
+    h = History(recent=40, old=40)
+    snaps = [make_snapshot(step=10 * k) for k in range(1, 31)]
+    for s in snaps:
+        h.add(s)
+    assert [p.step for p in h.points] == [s.step for s in snaps]
+    with np.errstate(divide="ignore"):
+        want = np.log10([[s.flow(e) for e in s.entries] for s in snaps])
+    np.testing.assert_array_equal(h.flows(len(snaps[0].entries)), want)
+    steps, loss = h.series("loss")
+    assert steps.tolist() == [s.step for s in snaps] and loss.tolist() == [s.loss for s in snaps]
+    for k in range(31, 200):
+        h.add(make_snapshot(step=10 * k))
+        assert h.n - h.n_old <= 40 and h.n_old <= 40 and h.n <= h.cap
+    got = [p.step for p in h.points]
+    assert got == sorted(got) and got[-20:] == [10 * k for k in range(180, 200)]  # the newest as they came
+    assert len(h.steps) == h.cap  # allocated once
+
+
 def test_the_checker_can_fail():
     pts = [point(k, [float(k)]) for k in range(100)]
     want, _ = reference(pts, 1, 10)
     bad = [point(k, [float(k) + (k == 57)]) for k in range(100)]
-    got, _ = columns(bad, 1, 10)
+    got, _ = columns_of(bad, 1, 10)
     assert not np.allclose(got, np.array(want))
 
 

@@ -16,20 +16,20 @@ MAX_Y = 1e300  # larger values are drawn at this value (a diverging loss of 1e30
 @dataclass(frozen=True)
 class Series:
     label: str
-    xs: Sequence[float]
-    ys: Sequence[float]
+    xs: Sequence[float] | np.ndarray
+    ys: Sequence[float] | np.ndarray
     color: str | None  # None: the terminal's own colour
     marker: str = "braille"  # plotext's marker: "braille", or one character (series differ without colour)
 
 
 def decimate(
-    xs: Sequence[float], ys: Sequence[float], lo: float, hi: float, buckets: int
+    xs: Sequence[float] | np.ndarray, ys: Sequence[float] | np.ndarray, lo: float, hi: float, buckets: int
 ) -> tuple[list[float], list[float]]:
     """At most two points per bucket of x over [lo, hi] -- the lowest and the highest, in their order -- so that
     the chart costs the same whatever the length of the history, and still shows every spike and dip: a column of
     the chart can show no more than its lowest and highest value. ``xs`` ascending."""
     if len(xs) <= 2 * buckets or not hi > lo:
-        return list(xs), list(ys)
+        return np.asarray(xs, dtype=np.float64).tolist(), np.asarray(ys, dtype=np.float64).tolist()
     x = np.asarray(xs, dtype=np.float64)
     y = np.asarray(ys, dtype=np.float64)
     b = np.minimum(((x - lo) / (hi - lo) * buckets).astype(np.int64), buckets - 1)
@@ -40,6 +40,11 @@ def decimate(
         seg = y[a:e]
         keep[a + int(np.argmin(seg))] = keep[a + int(np.argmax(seg))] = True
     return x[keep].tolist(), y[keep].tolist()
+
+
+def all_positive(*series: Sequence[float] | np.ndarray) -> bool:
+    """Is every value of every series above 0 (so that a log scale can show them)?"""
+    return all(len(ys) == 0 or float(np.min(ys)) > 0 for ys in series)
 
 
 def line_chart(
@@ -57,13 +62,13 @@ def line_chart(
     plt.frame(False)
     if ylog:
         plt.yscale("log")
-    lo_x = min((s.xs[0] for s in series if s.xs), default=math.inf)
-    hi_x = max((s.xs[-1] for s in series if s.xs), default=-math.inf)
+    lo_x = min((float(s.xs[0]) for s in series if len(s.xs)), default=math.inf)
+    hi_x = max((float(s.xs[-1]) for s in series if len(s.xs)), default=-math.inf)
     buckets = 2 * max(10, width)  # a braille cell is 2 dots wide
     for s in series:
-        if s.xs:
+        if len(s.xs):
             xs, ys = decimate(s.xs, s.ys, lo_x, hi_x, buckets)
-            ys = [min(MAX_Y, max(-MAX_Y, y)) for y in ys]  # plotext's ranges overflow past ~1e307
+            ys = np.clip(ys, -MAX_Y, MAX_Y).tolist()  # plotext's ranges overflow past ~1e307
             plt.plot(xs, ys, label=s.label, color=None if no_color else s.color, marker=s.marker)
     for m in markers:
         if lo_x <= m <= hi_x:

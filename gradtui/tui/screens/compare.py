@@ -25,7 +25,7 @@ from .live import ChangeKeys, key_applies
 
 def shared_scale(snaps: tuple[Snapshot, ...], histories: list[History]) -> tuple[float, float]:
     """The log10 range (whole decades) covering every run's flow figures, now and in the visible history."""
-    ranges = [visible_range(h.points) for h in histories if len(h)]  # (each heatmap shows its whole run)
+    ranges = [visible_range(h.flows(h.flow.shape[1])) for h in histories if len(h)]  # (the whole run)
     now = [log10(s.flow(e)) for s in snaps for e in s.entries]
     lo_now, hi_now = decade_range(now)
     lo = min([lo_now, *(r[0] for r in ranges)])

@@ -12,7 +12,7 @@ from ...fmt import num, pct, sci
 from ..draw import Part, axis_noun, choose_rows, fit, shown_note
 from ..history import History
 from ..palette import RUN_MARKERS
-from ..plot import Series, line_chart
+from ..plot import Series, all_positive, line_chart
 from .base import Panel, PanelView
 
 RUN_NAMES = "ABCD"
@@ -65,7 +65,7 @@ class CompareLoss(Panel):
         for i, s in enumerate(self.snaps):
             acc = f" acc {pct(s.accuracy)}" if s.accuracy is not None else ""
             title.append((f"{RUN_NAMES[i]} {num(s.loss)}{acc}  ", pal.runs[i % 4] if pal.color else "bold", i + 1))
-        positive = all(y > 0 for s in series for y in s.ys)
+        positive = all_positive(*(s.ys for s in series))
         markers = sorted({m for h in self.histories for m in h.change_steps()})
         chart = line_chart(width, height - 1, series, markers=markers, ylog=positive, no_color=not pal.color)
         return Text("\n").join([fit(title, width), chart])

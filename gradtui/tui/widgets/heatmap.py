@@ -21,10 +21,9 @@ from ..palette import SHADES
 from .base import ListingPanel
 
 
-def visible_range(pts) -> tuple[int, int]:
-    """Whole decades covering the finite log-magnitudes of ``pts``, at least 4 wide."""
-    vals = np.concatenate([p.log_flow for p in pts]) if pts else np.array([])
-    vals = vals[np.isfinite(vals)]
+def visible_range(flow: np.ndarray) -> tuple[int, int]:
+    """Whole decades covering the finite log-magnitudes in ``flow``, at least 4 wide."""
+    vals = flow[np.isfinite(flow)]
     lo = math.floor(vals.min()) if vals.size else -4
     hi = math.ceil(vals.max()) if vals.size else 0
     return (min(lo, hi - 4), hi)
@@ -55,12 +54,13 @@ class GradientHeatmap(ListingPanel):
         rows = self.rows(height)
         label_w = min(max((len(entries[i].name) for i in rows), default=2) + 1, max(3, width // 4))
         cols = max(1, width - label_w)
-        pts = v.history.points
+        h = v.history
         out = Text(no_wrap=True, overflow="crop")
-        if not pts:
+        if not len(h):
             return out
-        grid, marks_at = columns(pts, len(entries), cols)
-        lo, hi = v.scale or visible_range(pts)
+        steps, flow = h.steps[: h.n], h.flows(len(entries))
+        grid, marks_at = columns(steps, flow, h.change_seq[: h.n], cols)
+        lo, hi = v.scale or visible_range(flow)
         n = len(v.palette.cell_styles)
         styles = v.palette.cell_styles
         levels = _levels(grid, lo, hi, n)
@@ -84,31 +84,23 @@ class GradientHeatmap(ListingPanel):
         legend = Text(" " * label_w + f"1e{int(lo)} ", style="dim", no_wrap=True)
         for k in range(n):
             legend.append(SHADES[k], style=styles[k])
-        tail = f" 1e{int(hi)}   step {pts[0].step:,}…{pts[-1].step:,}"
+        tail = f" 1e{int(hi)}   step {int(steps[0]):,}…{int(steps[-1]):,}"
         legend.append(tail if legend.cell_len + len(tail) <= width else f" 1e{int(hi)}", style="dim")
         out.append_text(legend)
         return out
 
 
-def columns(pts, n_entries: int, cols: int) -> tuple[np.ndarray, list[bool]]:
-    """The heatmap's columns for ``pts`` in at most ``cols``: (log10 flow, columns x entries; NaN where nothing
-    was measured) and, per column, whether a change the user made first shows in it.
+def columns(steps: np.ndarray, m: np.ndarray, seq: np.ndarray, cols: int) -> tuple[np.ndarray, list[bool]]:
+    """The heatmap's columns, at most ``cols``, for the rows (``steps``, log10 flow ``m``: rows x entries, change
+    sequence numbers ``seq``): (log10 flow, columns x entries; NaN where nothing was measured) and, per column,
+    whether a change the user made first shows in it.
 
-    One column per point while they fit; then one per stretch of 2^k steps from the first point's step, the
-    smallest k that fits: the mean of the finite log10 values of the points in it (+inf if one is infinite, -inf
-    if all are exact zeros), a stretch with no point holding the column before."""
-    if all(len(p.log_flow) == n_entries for p in pts):
-        m = np.stack([p.log_flow for p in pts]) if pts else np.empty((0, n_entries))
-    else:  # points from before a change of depth
-        m = np.full((len(pts), n_entries), np.nan)
-        for r, p in enumerate(pts):
-            k = min(len(p.log_flow), n_entries)
-            m[r, :k] = p.log_flow[:k]
-    seq = np.array([p.change_seq for p in pts])
+    One column per row while they fit; then one per stretch of 2^k steps from the first row's step, the smallest
+    k that fits: the mean of the finite log10 values of the rows in it (+inf if one is infinite, -inf if all are
+    exact zeros), a stretch with no row holding the column before."""
     new_change = np.concatenate(([False], seq[1:] > seq[:-1]))
-    if len(pts) <= cols:
+    if len(steps) <= cols:
         return m, new_change.tolist()
-    steps = np.array([p.step for p in pts], dtype=np.int64)
     span = int(steps[-1] - steps[0]) + 1
     stretch = 1 << max(0, math.ceil(math.log2(span / cols)))
     while -(-span // stretch) > cols:  # (float rounding at the edge)
@@ -124,7 +116,7 @@ def columns(pts, n_entries: int, cols: int) -> tuple[np.ndarray, list[bool]]:
     zeros = (count == 0) & np.logical_or.reduceat(m == -np.inf, starts, axis=0)
     mean[zeros & ~np.isinf(mean)] = -np.inf
     width = int(col[-1]) + 1
-    grid = np.full((width, n_entries), np.nan)
+    grid = np.full((width, m.shape[1]), np.nan)
     grid[col[starts]] = mean
     filled = np.zeros(width, dtype=bool)
     filled[col[starts]] = True

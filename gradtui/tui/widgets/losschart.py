@@ -11,7 +11,7 @@ from rich.text import Text
 from ...fmt import num, pct
 from ..draw import Part, fit
 from ..palette import SERIES
-from ..plot import Series, line_chart
+from ..plot import Series, all_positive, line_chart
 from .base import Panel
 
 
@@ -53,13 +53,13 @@ class LossChart(Panel):
         if stale_test:
             title.append((f"  (test from step {last.test_step:,})", "dim", 1))
         base = last.baseline_loss if math.isfinite(last.baseline_loss) else None  # (from a file: any number)
-        positive = all(y > 0 for y in [*train.ys, *test.ys, *([] if base is None else [base])])
+        positive = all_positive(train.ys, test.ys, [] if base is None else [base])
         markers = h.change_steps()
-        both = bool(acc.xs) and height >= 14  # room for a loss chart above an accuracy chart
+        both = len(acc.xs) > 0 and height >= 14  # room for a loss chart above an accuracy chart
         loss_h = (height - 1) * 3 // 5 if both else height - 1
         parts = [fit(title, width)]
         loss = [train, test]
-        if base is not None and train.xs:  # on the log scale only when positive, as every series on it
+        if base is not None and len(train.xs):  # on the log scale only when positive, as every series on it
             loss.append(Series("baseline", [train.xs[0], train.xs[-1]], [base] * 2,
                                "gray" if pal.color else None, "·"))  # fmt: skip
         parts.append(line_chart(width, loss_h, loss, markers=markers, ylog=positive, no_color=not pal.color))
