@@ -11,7 +11,7 @@ import pytest
 from conftest import make_snapshot
 from uitest import fake_app, live_app, rendered, show, wait_for
 
-from gradtui.engine import Config, Trainer
+from gradtui.engine import Config, Snapshot, Trainer
 from gradtui.engine.pacing import Pacer
 from gradtui.session import _Bucket
 from gradtui.source import SetSpeedCap
@@ -159,8 +159,16 @@ async def test_x_tries_the_doctors_fix_in_a_twin():
         assert isinstance(d, CompareScreen) and d.target == 1
         expected = fixable[0].fix.apply(d.configs[0])
         assert d.configs[1] == expected and d.configs[0].activation == "sigmoid"
-        twins = await wait_for(app, lambda s: len(d.snaps) == 2 and d.snaps[1].config == expected)
-        assert twins.step == d.snaps[0].step  # lockstep, from the same seed
+        shown: list[tuple[Snapshot, ...]] = []  # the pair on screen when the predicate held: a later one may
+        # arrive before this coroutine runs again, so d.snaps is read in the predicate, not after the wait
+
+        def fixed_twin_shown(s: Snapshot) -> bool:
+            shown.append(d.snaps)
+            return len(d.snaps) == 2 and d.snaps[1].config == expected
+
+        await wait_for(app, fixed_twin_shown)
+        a, b = shown[-1]
+        assert a.step == b.step and a.config == d.configs[0]  # lockstep, from the same seed
 
 
 async def test_x_says_why_when_there_is_no_fix_to_try():
