@@ -14,7 +14,7 @@ repeat (so that a change in the machine's load hits them all alike); medians ove
     trainer        the product: RecurrentTrainer.step() on fresh batches of the task (as the dashboard trains)
     trainer 10 Hz  the same with the dashboard's trainer loop's measuring: a Pacer at 10 Hz, step(measure=due) and
                    pacer.take (the gradient figures of the measured step; the probe and test passes as often as the
-                   Pacer's 3.5 % budget allows)
+                   Pacer's budget allows: gradtui/engine/pacing.py, Pacer.budget and Pacer.part_share)
 
 "per CPU-s" divides by the process's CPU time instead of the wall time: less sensitive to other processes on a
 shared machine (NumPy's BLAS is limited to 1 thread as well, via gradtui.blas). On a loaded machine the difference of
@@ -232,8 +232,9 @@ def main() -> None:
         paced_cpu = 100 * (1 - med_cpu["trainer 10 Hz"] / med_cpu["trainer"])
         print(f"  the trainer with the Pacer at 10 Hz: {paced:.1f} % fewer steps/s, {paced_cpu:.1f} % per CPU-s")
         c = snapshot_costs(cell, args.hidden, args.length)
-        budget = 0.035 * 4 / 5  # the Pacer's share for the probe pass (no decision boundary here)
-        probe_period = max(0.5, c["probe"] / 1e3 / budget)
+        pacer = Pacer()
+        budget = pacer.part_share(has_boundary=False)  # the Pacer's share for the probe pass (no boundary here)
+        probe_period = max(pacer.probe.min_period, c["probe"] / 1e3 / budget)
         at_10hz = 10 * (c["cheap"] + c["extra"]) / 10  # ms per second -> % of a second
         print(f"  CPU ms: a step {c['step']:.2f}; a measured step adds {c['extra']:.2f}; a snapshot {c['cheap']:.2f}, "
               f"its probe pass {c['probe']:.1f} -> at 10 Hz {at_10hz:.2f} % and a probe pass every "

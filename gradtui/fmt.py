@@ -1,12 +1,17 @@
 """How gradtui writes numbers and foreign text, everywhere: the dashboard's panels, its alerts, the headless table.
 
 One quantity has one spelling on every screen: ``sci(3e-7)`` is ``3.0e-7`` in the flow panel, in the alerts line and
-in ``gradtui run``'s table. Pure Python (no NumPy, no Rich), so that the command line can use it before either loads.
+in ``gradtui run``'s table; a learning rate of 3e-7 is ``setting(3e-7)`` = ``3e-7`` in the header, the status line
+and the alert that names it. No other module formats a number with ``:g``, ``:.Ne`` or ``%g`` (a test scans for
+them). Pure Python (no NumPy, no Rich), so that the command line can use it before either loads.
 
 - ``sci``: magnitudes (gradients, signals, update ratios): ``3.0e-7``, ``1.2e4``, an exact zero ``0``,
 - ``num``: ordinary values (loss, mean, std): ``0.123``, ``12.3``, ``1.23e4``,
 - ``pct``: fractions as percentages: ``83%``, ``4.1%``, ``0.4%``, ``<0.1%``,
 - ``count``: whole numbers with thousands separators: ``12,345``,
+- ``setting``: a setting's value (lr, clip, forget bias, a tolerance, a speed) as the user would type it, exactly:
+  ``3e-7``, ``0.1``, ``0.003``, ``2`` -- the fewest digits that read back as the same number, a short exponent
+  below 1e-4 and from 1e6 (the rule: gradtui/engine/spelling.py, where the engine's own texts take it from),
 - a missing figure (NaN, None) is ``—`` everywhere; ±infinity is ``inf`` / ``-inf``,
 - ``safe_text``: text that came from a file or another process, made safe to print on a terminal.
 """
@@ -16,7 +21,9 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["MISSING", "count", "num", "pct", "safe_text", "sci", "signed_sci"]
+from .engine.spelling import setting
+
+__all__ = ["MISSING", "count", "num", "pct", "safe_text", "sci", "setting", "signed_sci"]
 
 MISSING = "—"
 

@@ -21,10 +21,12 @@ and a reader checks that it carries exactly those:
 Every line has the gradient figures (``grads``: one array per figure, over the entries) and the scalars; a line of a
 recurrent run also has ``params``: per parameter array of the measured step (the weights every time step shares),
 ``[{"name": "cell.Wh", "grad_norm": ..., "update_ratio": ...}, ...]`` (a reader takes a line without it as having
-none), and a gate in ``probe.gates`` may carry ``steps``, its mean at every time step (step 1 first). Counts
-and steps are integers; floats are written at the precision they carry (8 significant digits for a float32 run,
-all 17 for float64), spelled short (``1.5e-8``); derived arrays are not stored (histogram edges follow from
-[lo, hi, bins], f' at the bin centres from the activation, the dead fraction from the count). A run that ends
+none), a gate in ``probe.gates`` may carry ``steps``, its mean at every time step (step 1 first), and
+``probe.gate_sat`` every gate's shut and open shares at every time step, in thousandths (one zlib-compressed array;
+a reader takes a line without it as having none). Counts and steps are integers; floats are written at the
+precision they carry (8 significant digits for a float32 run, all 17 for float64), spelled short (``1.5e-8``);
+derived arrays are not stored (histogram edges follow from [lo, hi, bins], f' at the bin centres from the
+activation, the dead fraction from the count). A run that ends
 normally writes ``{"schema":2,["run":R,]"end":true}``.
 
 Schema-1 recordings (gradtui 0.1) are still read, whole. Schema-2 recordings are opened by an index (byte
@@ -72,9 +74,17 @@ from .engine import (
     Snapshot,
 )
 from .engine.activations import ACTIVATIONS, derivative_curve, make_activation
-from .engine.stats import AXES, CONFIDENCE_STEPS, confidence_levels, confidence_of
+from .engine.stats import (
+    AXES,
+    CONFIDENCE_STEPS,
+    SHARE_STEPS,
+    confidence_levels,
+    confidence_of,
+    share_levels,
+    share_of,
+)
 from .engine.trainer import MAX_EVENTS
-from .fmt import safe_text
+from .fmt import num, safe_text
 
 __all__ = [
     "SCHEMA", "Recorder", "Recording", "RecordingError", "RecordingWriteError", "load_recording",
@@ -166,7 +176,21 @@ def _enc_probe(s: Snapshot, digits: int) -> dict[str, Any]:
              "hist": _enc_hist(g.hist), **({} if g.steps is None else {"steps": _enc_floats(g.steps, digits)})}
             for g in s.gates
         ]  # fmt: skip
+        sat = _gate_shares(s)
+        if sat is not None:
+            out["gate_sat"] = _enc_array(share_levels(sat), level=9)
     return out
+
+
+def _gate_shares(s: Snapshot) -> np.ndarray | None:
+    """Every gate's shut and open shares at every time step, (gates, 2, T); None unless every gate has them."""
+    n = len(s.entries)
+    rows = []
+    for g in s.gates:
+        if g.low_steps is None or g.high_steps is None or len(g.low_steps) != n or len(g.high_steps) != n:
+            return None
+        rows.append((g.low_steps, g.high_steps))
+    return np.asarray(rows, dtype=np.float64)
 
 
 def _enc_array(a: np.ndarray, level: int = 6) -> dict[str, Any]:
@@ -948,6 +972,12 @@ def _probe(v: Any, layout: _Layout, config: Config | None) -> _Probe:
             hist=_hist(g.get("hist"), f"{w}.hist"),
             steps=_floats(g["steps"], f"{w}.steps") if g.get("steps") is not None else None,
         ))  # fmt: skip
+    if "gate_sat" in v:  # (written since the per-step shares; an older line has none: None)
+        q = _array(v["gate_sat"], "probe.gate_sat", ("<u2",), 3, 64 * 2 * MAX_ENTRIES)
+        if q.shape != (len(gates), 2, n) or (q.size and int(q.max()) > SHARE_STEPS):
+            raise RecordingError(f"probe.gate_sat does not fit {len(gates)} gates over {n} steps")
+        shares = share_of(q)
+        gates = [dataclasses.replace(g, low_steps=shares[i, 0], high_steps=shares[i, 1]) for i, g in enumerate(gates)]
     step = _int(_get(v, "step", "probe"), "probe.step", 0)
     return _Probe(step, _fraction(v.get("accuracy"), "probe.accuracy"), tuple(out), tuple(gates))
 
@@ -1179,7 +1209,7 @@ class _Run:
 def _size(n: int) -> str:
     for unit, k in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
         if n >= k:
-            return f"{n / k:.3g} {unit}"
+            return f"{num(n / k)} {unit}"
     return f"{n} bytes"
 
 

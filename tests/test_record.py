@@ -22,6 +22,7 @@ from conftest import SCHEMA_KEYS, make_snapshot
 import gradtui.record as record
 from gradtui.engine import Change, Config, Entry, GateStats, Hist, Snapshot, Trainer
 from gradtui.engine.activations import derivative_curve
+from gradtui.engine.stats import share_of
 from gradtui.record import (
     Recorder,
     Recording,
@@ -123,6 +124,17 @@ def assert_same_snapshot(a: Snapshot, b: Snapshot, digits: int | None = None, wh
                 assert g.name == h.name and same_hist(g.hist, h.hist), w
                 for k in ("mean", "low", "high"):
                     assert same_float(getattr(g, k), getattr(h, k), digits), (w, k)
+                assert (g.steps is None) == (h.steps is None), w
+                if g.steps is not None:
+                    assert all(same_float(p, q, digits) for p, q in zip(g.steps, h.steps)), (w, "steps")
+                for k in ("low_steps", "high_steps"):  # kept in thousandths by the trainer: exact
+                    assert same_array(getattr(g, k), getattr(h, k)), (w, k)
+        elif f.name == "params":  # a recurrent run's parameter arrays: figures at the run's precision
+            assert [p.name for p in x] == [p.name for p in y], w
+            for p, q in zip(x, y):
+                assert same_float(p.grad_norm, q.grad_norm, digits) and same_float(
+                    p.update_ratio, q.update_ratio, digits
+                ), (w, p, q)
         elif f.name == "meta":
             assert dataclasses.replace(x, lr=0.0) == dataclasses.replace(y, lr=0.0) and same_float(x.lr, y.lr), w
         elif isinstance(x, float):
@@ -171,7 +183,9 @@ def probe_snapshot(**fields) -> Snapshot:
                                         deriv=derivative_curve(e.act.name, e.pre_hist.centres))
                     for e in base.entries)  # fmt: skip
     gate_hist = Hist.from_range(0.0, 1.0, np.array([3, 0, 5, 9], dtype=np.int64))
-    gates = (GateStats("forget", 0.6, 0.1, 0.2, gate_hist), GateStats("input", 0.4, 0.3, 0.0, None))
+    shares = share_of(np.array([[[100, 0, 250], [0, 200, 400]], [[300, 1000, 0], [0, 0, 1]]]))  # thousandths
+    gates = (GateStats("forget", 0.6, 0.1, 0.2, gate_hist, np.array([0.5, 0.6, 0.7]), *shares[0]),
+             GateStats("input", 0.4, 0.3, 0.0, None, np.array([0.4, 0.4, 0.4]), *shares[1]))  # fmt: skip
     values = dict(config=None, source="probe", axis="time", entries=entries, gates=gates, grad_step=99,
                   speed_cap=None)  # fmt: skip
     return base.replace(**{**values, **fields})
@@ -277,6 +291,56 @@ def test_a_probe_source_round_trips_gates_and_cell_norms(tmp_path):
     for a, b in zip(live, read):
         assert_same_snapshot(a, b, digits=8)
     assert read[0].config is None and read[0].axis == "time" and read[0].gates[0].hist.counts.tolist() == [3, 0, 5, 9]
+
+
+def test_an_lstm_run_round_trips_its_gates_per_time_step(tmp_path):
+    from gradtui.engine import make_trainer
+
+    t = make_trainer(Config.for_model("lstm", seq_len=20, width=16, probe_size=16, task="order",
+                                      recurrent_init="normal:1.0"))  # fmt: skip
+    live = [t.snapshot(), *t.run(6, every=3)]
+    assert any(np.ptp(g.low_steps) > 0 for g in live[0].gates)  # saturation that changes over time
+    read, warnings = load_recording(write(tmp_path / "r.jsonl", live))
+    assert not warnings and len(read) == len(live)
+    for a, b in zip(live, read):
+        assert_same_snapshot(a, b, digits=8)
+        assert all(h.low_steps is not None and len(h.low_steps) == 20 for h in b.gates)
+
+
+def test_a_recording_from_before_the_per_step_gate_shares_still_reads(tmp_path):
+    from gradtui.engine import make_trainer
+
+    t = make_trainer(Config.for_model("gru", seq_len=12, width=8, probe_size=8))
+    live = [t.snapshot(), *t.run(4, every=2)]
+    path = write(tmp_path / "r.jsonl", live)
+    old = []
+    for d in lines(path):  # as a writer without ``gate_sat`` wrote it
+        if "probe" in d:
+            assert "gate_sat" in d["probe"]
+            del d["probe"]["gate_sat"]
+        old.append(json.dumps(d, separators=(",", ":")))
+    path.write_text("\n".join(old) + "\n")
+    read, warnings = load_recording(path)
+    assert not warnings and len(read) == len(live)
+    for a, b in zip(live, read):
+        assert [g.name for g in b.gates] == [g.name for g in a.gates]
+        assert all(g.low_steps is None and g.high_steps is None and g.saturation_steps is None for g in b.gates)
+        assert [g.low for g in b.gates] == [float(f"{g.low:.8g}") for g in a.gates]
+
+
+@pytest.mark.parametrize(
+    "bad", [np.zeros((2, 2, 12)), np.zeros((3, 1, 12)), np.zeros((3, 2, 11)), np.full((3, 2, 12), 1001)]
+)
+def test_gate_shares_that_do_not_fit_are_refused_in_words(tmp_path, bad):
+    from gradtui.engine import make_trainer
+
+    t = make_trainer(Config.for_model("gru", seq_len=12, width=8, probe_size=8))
+    path = write(tmp_path / "r.jsonl", [t.snapshot()])
+    d = lines(path)[0]
+    d["probe"]["gate_sat"] = record._enc_array(bad.astype("<u2"))
+    path.write_text(json.dumps(d, separators=(",", ":")) + "\n")
+    with pytest.raises(RecordingError, match="probe.gate_sat"):
+        load_recording(path)
 
 
 def test_twins_share_a_file_each_with_its_run_tag(tmp_path):

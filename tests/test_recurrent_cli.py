@@ -75,7 +75,8 @@ def test_a_flag_of_one_run_of_a_compare_is_taken(capsys):
 def test_check_of_a_gru_as_the_user_types_it(capsys):
     assert cli.main(["check", "--model", "gru"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("gru h32 adding T=100") and "OK" in out and "over 6 parameter arrays" in out
+    assert out.startswith("gru h32 adding T=100") and "OK" in out
+    assert "over 7 parameter arrays: cell.Wx, cell.Wh, cell.b, cell.b_hn, cell.h0, out.W, out.b (" in out
 
 
 @pytest.mark.parametrize("model", ["lstm", "rnn"])
@@ -83,6 +84,60 @@ def test_check_passes_on_the_other_cells(capsys, model):
     assert cli.main(["check", "--model", model, "--seq-len", "30", "--per-param", "4"]) == 0
     out = capsys.readouterr().out
     assert "OK" in out and f"{model} " in out and "batch 32 of T=30" in out
+
+
+def checked_arrays(out: str) -> list[str]:
+    """The parameter arrays check's line names: "over 7 parameter arrays: cell.Wx, ..., out.b (6 entries each"."""
+    return out.split(" parameter arrays: ", 1)[1].split(" (", 1)[0].split(", ")
+
+
+@pytest.mark.parametrize(("model", "states"), [("lstm", ["cell.h0", "cell.c0"]), ("gru", ["cell.h0"]),
+                                               ("rnn", ["cell.h0"])])  # fmt: skip
+def test_check_covers_the_initial_state_and_names_every_array(capsys, model, states):
+    assert cli.main(["check", "--model", model, "--seq-len", "10", "--per-param", "4"]) == 0
+    out = capsys.readouterr().out
+    names = checked_arrays(out)
+    assert "OK" in out and all(n in names for n in states) and f"over {len(names)} parameter arrays" in out
+    assert names[:3] == ["cell.Wx", "cell.Wh", "cell.b"] and names[-2:] == ["out.W", "out.b"]
+
+
+@pytest.mark.parametrize("state", ["h0", "c0"])
+def test_check_fails_on_a_wrong_initial_state_gradient(capsys, monkeypatch, state):
+    from gradtui.engine.recurrent import LSTMCell
+
+    real = LSTMCell.init_state_gradients
+
+    def skewed(self):  # the BPTT right, then the initial state's gradient off by half
+        real(self)
+        getattr(self, f"d{state}")[...] *= 1.5
+
+    monkeypatch.setattr(LSTMCell, "init_state_gradients", skewed)
+    assert cli.main(["check", "--model", "lstm", "--seq-len", "10", "--per-param", "4"]) == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_init_sets_a_cells_input_weights_and_readout_and_leaves_the_recurrent_ones_alone(capsys, tmp_path):
+    from gradtui.engine import make_trainer
+    from gradtui.engine.init import init_weights
+    from gradtui.engine.network import STREAM_WEIGHTS, rng_for
+    from gradtui.engine.recurrent import PART_INPUT
+
+    path = tmp_path / "he.jsonl"
+    argv = ["run", "--model", "lstm", "--init", "he", "--seq-len", "10", "--steps", "4", "--every", "2"]
+    assert cli.main([*argv, "--jsonl", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "lstm h32 init he adding T=10" in out
+    snaps, _ = load_recording(path)
+    assert snaps[-1].config.init == "he" and snaps[-1].step == 4
+    he = make_trainer(config_from_args(build_parser().parse_args(["--model", "lstm", "--init", "he"])))
+    default = make_trainer(config_from_args(build_parser().parse_args(["--model", "lstm"])))
+    assert default.config.init == "xavier_uniform"
+    cell, H = he.net.cell, he.net.hidden
+    for j in range(4):  # every gate block of Wx: He normal, N(0, 2 / fan_in), from its own stream
+        want = init_weights("he", cell.input_dim, H, rng_for(0, STREAM_WEIGHTS, PART_INPUT, j + 1))
+        assert np.array_equal(cell.Wx[:, j * H : (j + 1) * H], want.astype(np.float32))
+    assert not np.allclose(cell.Wx, default.net.cell.Wx) and not np.allclose(he.net.W, default.net.W)
+    assert np.array_equal(cell.Wh, default.net.cell.Wh)  # the recurrent weights: recurrent_init's (orthogonal)
 
 
 class SkewedBPTT(RecurrentNet):

@@ -174,6 +174,65 @@ def test_gates_are_the_definitions_over_the_probe_set():
         assert g.steps == pytest.approx(values.mean(axis=(1, 2)), rel=1e-5)
 
 
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-a))
+
+
+def plain_gates(net, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Every gate at every step, (T, N, H), from a forward written out in plain NumPy from the cell's weights (not
+    the engine's buffers): the LSTM's i, f, o, g, the GRU's r, z, n (PyTorch's convention, b_hn inside r)."""
+    cell = net.cell
+    N, T, _ = x.shape
+    H = cell.hidden
+    h = np.broadcast_to(cell.h0, (N, H)).astype(np.float64)
+    c = np.zeros((N, H))
+    out: dict[str, list[np.ndarray]] = {}
+    for t in range(T):
+        if cell.kind == "lstm":
+            a = x[:, t] @ cell.Wx + h @ cell.Wh + cell.b
+            i, f, o = (_sigmoid(a[:, k * H : (k + 1) * H]) for k in range(3))
+            g = np.tanh(a[:, 3 * H :])
+            c = f * c + i * g
+            h = o * np.tanh(c)
+            step = {"input": i, "forget": f, "output": o, "candidate": g}
+        else:
+            xa = x[:, t] @ cell.Wx + cell.b
+            ha = h @ cell.Wh
+            ha[:, 2 * H :] += cell.bhn
+            r = _sigmoid(xa[:, :H] + ha[:, :H])
+            z = _sigmoid(xa[:, H : 2 * H] + ha[:, H : 2 * H])
+            n = np.tanh(xa[:, 2 * H :] + r * ha[:, 2 * H :])
+            h = (1 - z) * n + z * h
+            step = {"reset": r, "update": z, "candidate": n}
+        for name, v in step.items():
+            out.setdefault(name, []).append(v)
+    return {name: np.stack(v) for name, v in out.items()}
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru"])
+def test_gate_saturation_per_time_step_is_the_share_shut_and_open_at_each_step(model):
+    # normal:1.0 recurrent weights on the temporal-order task: gates that saturate more and more through time
+    t = make_trainer(small(model, seq_len=20, width=32, probe_size=16, task="order", recurrent_init="normal:1.0",
+                           dtype="float64"))  # fmt: skip
+    t.step()
+    s = t.snapshot()
+    gates = plain_gates(t.net, t.x_probe)
+    assert [g.name for g in s.gates] == list(gates)
+    varied = 0
+    for g in s.gates:
+        v = gates[g.name]
+        lo, hi = (-0.9, 0.9) if g.name == "candidate" else (0.05, 0.95)
+        shut, open_ = np.mean(v < lo, axis=(1, 2)), np.mean(v > hi, axis=(1, 2))  # per step, over (N, H)
+        assert g.low_steps is not None and g.high_steps is not None and g.low_steps.shape == (20,)
+        assert np.abs(g.low_steps - shut).max() <= 0.0005 + 1e-12, g.name  # kept in thousandths
+        assert np.abs(g.high_steps - open_).max() <= 0.0005 + 1e-12, g.name
+        assert np.array_equal(g.low_steps * 1000, np.round(g.low_steps * 1000))
+        assert g.saturation_steps == pytest.approx(g.low_steps + g.high_steps)
+        assert g.low == pytest.approx(shut.mean()) and g.high == pytest.approx(open_.mean())  # the overall shares
+        varied += np.ptp(shut) > 0.05 and np.ptp(open_) > 0.05
+    assert varied >= 2  # the figures do change from step to step: a per-step share, not one share repeated
+
+
 def test_dead_relu_units_are_found_per_step():
     t = make_trainer(small("rnn", activation="relu"))
     t.net.cell.b[:3] = -100.0  # three units whose pre-activation is negative at every step of every sequence
@@ -274,3 +333,29 @@ def test_a_line_without_params_still_loads(tmp_path):
     path.write_text(text)
     back, _ = load_recording(path)
     assert back[0].params == () and back[0].axis == "time"
+
+
+def test_the_pacer_takes_a_recurrent_runs_probe_pass_at_the_share_it_reports():
+    """benchmarks/bench_rnn.py reads ``Pacer.part_share`` to tell how often the probe pass runs: it is the share the
+    Pacer schedules it by (a pass costing c seconds waits c / share), not a copy of the budget."""
+    from gradtui.engine.pacing import Pacer
+
+    now = [0.0]
+    probes: list[bool] = []
+
+    class Costly:  # what the Pacer reads of a trainer; a probe pass costs 0.1 s of the fake clock
+        has_boundary = False
+        measure_seconds = 0.0
+
+        def snapshot(self, *, probe: bool, boundary: bool, **kw):
+            probes.append(probe)
+            now[0] += 0.1 if probe else 0.0
+
+    pacer = Pacer(clock=lambda: now[0])
+    share = pacer.part_share(has_boundary=False)
+    assert share == pytest.approx(pacer.budget * 4 / 5) and pacer.part_share(True) == pytest.approx(share / 2)
+    pacer.take(Costly(), force_probe=True)  # at 0: the pass costs 0.1 s, so the next one waits 0.1 / share
+    for t in (0.1 / share - 0.05, 0.1 / share + 0.05):
+        now[0] = t
+        pacer.take(Costly())
+    assert probes == [True, False, True]

@@ -187,6 +187,31 @@ async def test_the_gates_panel_draws_each_cells_gates_and_parameters():
         assert text.startswith("h_t = f(x_t Wx + h_{t-1} Wh + b)  (no gates)") and "Wh" in text
 
 
+async def test_the_gates_panel_draws_each_gates_shut_and_open_shares_through_time():
+    from dataclasses import replace
+
+    import numpy as np
+
+    from gradtui.tui.draw import LEVELS
+
+    real = snapshot_of("lstm", seq_len=40)
+    rising = np.linspace(0.0, 1.0, 40)  # the forget gate shuts more and more through time, and never opens
+    gates = tuple(replace(g, low_steps=rising, high_steps=np.zeros(40)) if g.name == "forget" else g
+                  for g in real.gates)  # fmt: skip
+    async with fake_app(size=(120, 40), snap=real.replace(gates=gates)) as (app, pilot, _):
+        lines = rendered(app.dashboard.query_one(GatesPanel)).splitlines()
+        assert lines[1].split()[4:7] == ["mean(t)", "shut(t)", "open(t)"]
+        forget = next(line for line in lines if line.startswith("forget")).split()
+        shut, opened = forget[5], forget[6]
+        heights = [LEVELS.index(c) for c in shut]
+        assert heights[0] == 1 and heights[-1] == 8 and heights == sorted(heights)  # ▁ at step 1 .. █ at step 40
+        assert set(opened) == {"▁"}
+    older = tuple(replace(g, low_steps=None, high_steps=None) for g in real.gates)  # a recording without them
+    async with fake_app(size=(120, 40), snap=real.replace(gates=older)) as (app, pilot, _):
+        lines = rendered(app.dashboard.query_one(GatesPanel)).splitlines()
+        assert lines[1].split()[4:] == ["over", "t"] and "shut(t)" not in lines[1]
+
+
 async def test_rnn_and_lstm_twins_side_by_side_from_the_same_data():
     rnn, lstm_ = snapshot_of("rnn", seq_len=40), snapshot_of("lstm", seq_len=40)
     rnn, lstm_ = rnn.replace(run="A"), lstm_.replace(run="B")
@@ -212,6 +237,18 @@ async def test_x_tries_the_lstm_the_doctor_proposes_for_a_forgetting_rnn_in_a_tw
         runs = source.of(SetRuns)[-1].configs
         assert [c.model for c in runs] == ["rnn", "lstm"] and runs[1].seq_len == 100 and runs[1].width == 32
         assert isinstance(app.dashboard, CompareScreen)
+
+
+async def test_x_tries_an_lstm_with_forget_bias_1_and_clipping_after_g_and_c_turned_them_off():
+    # g (forget bias 0) and c (clipping off) on an LSTM, then M back to the RNN: the twin's LSTM gets them back
+    snap = snapshot_of("rnn", seq_len=100, steps=1, width=32, forget_bias=0.0, clip=0.0)
+    async with fake_app(size=(140, 44), snap=snap) as (app, pilot, source):
+        alert = app.dashboard.alerts[0]
+        assert alert.key == "vanishing" and alert.text.endswith("switch to an LSTM (forget-gate bias 1, clip 1)")
+        await pilot.press("x")
+        await pilot.pause()
+        runs = source.of(SetRuns)[-1].configs
+        assert [(c.model, c.forget_bias, c.clip) for c in runs] == [("rnn", 0.0, 0.0), ("lstm", 1.0, 1.0)]
 
 
 # ---- every panel, every cell x task, four sizes -----------------------------------------------------------------

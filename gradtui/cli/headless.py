@@ -20,7 +20,7 @@ from ..engine.config import fits_in_memory
 from ..engine.lockstep import step_together
 from ..engine.names import MODEL_NAMES
 from ..engine.trainer import BaseTrainer, Change, apply_change, make_trainer
-from ..fmt import count, num, safe_text
+from ..fmt import count, num, safe_text, sci, setting
 
 if TYPE_CHECKING:
     from ..record import Recorder
@@ -296,12 +296,16 @@ def check(ns: argparse.Namespace, config: Config) -> int:
     except (ConfigError, ValueError) as e:
         return usage_error(str(e))
     n_params = len(trainer.net.params())
+    names = ""
     if config.recurrent:
         from ..engine.recurrent_trainer import RecurrentTrainer
 
         assert isinstance(trainer, RecurrentTrainer)
+        net = trainer.make_net(learn_init_state=True)  # the initial state h0 (and c0) checked as parameters too
+        n_params = len(net.params())
+        names = f": {', '.join(net.param_names())}"
         x, y = trainer.batch(ns.batch)
-        result = check_recurrent_report(trainer.net, x, y, per_param=ns.per_param)
+        result = check_recurrent_report(net, x, y, per_param=ns.per_param)
         batch = f"batch {len(x)} of T={config.seq_len}"
     else:
         x, y = trainer.X[: ns.batch], trainer.y[: ns.batch]  # type: ignore[attr-defined]
@@ -314,8 +318,8 @@ def check(ns: argparse.Namespace, config: Config) -> int:
         skipped = (f"; {count(result.skipped)} of {total} entries skipped: their finite difference straddled a kink "
                    f"of {config.activation}")  # fmt: skip
     print(
-        f"{config.summary()}: largest relative error {result.worst:.1e} over {n_params} parameter arrays "
+        f"{config.summary()}: largest relative error {sci(result.worst)} over {n_params} parameter arrays{names} "
         f"({ns.per_param} entries each, {batch}{skipped}): {'OK' if ok else 'FAILED'} "
-        f"(tolerance {ns.tolerance:g})"
+        f"(tolerance {setting(ns.tolerance)})"
     )
     return EXIT_OK if ok else 1

@@ -9,13 +9,15 @@ Every field's type is checked (``batchnorm="no"`` is refused, not taken as true)
 configuration whose arrays could not fit, before anything is allocated.
 
 Models. ``model`` is "mlp" (the default) or a recurrent cell, "rnn", "lstm" or "gru", trained on a sequence
-``task`` of ``seq_len`` steps. Some fields belong to one family only (``MLP_FIELDS``: depth, init, batch norm,
+``task`` of ``seq_len`` steps. Some fields belong to one family only (``MLP_FIELDS``: depth, batch norm,
 residual, the dataset, ...; ``RECURRENT_FIELDS``: task, seq_len, forget_bias, recurrent_init): their values are
 checked only for the models they apply to, and ignored by the others (``why_not(field)`` says so in words). The
 fields both families share mean the same where they can: ``width`` is the hidden layers' width of the MLP and the
 hidden size H of a cell; ``activation`` the MLP's and the vanilla RNN's cell activation (LSTM and GRU cells have
-their own sigmoid gates and tanh). Every field has one default (the MLP's); a recurrent model trains best with
-other values of the shared ones (hidden 32, Adam 3e-3, clipping at 1, batch 64, a probe set of 128 sequences):
+their own sigmoid gates and tanh); ``init`` the initialiser of the MLP's weights and of a cell's input weights and
+its readout (the recurrent weights have their own, ``recurrent_init``). Every field has one default (the MLP's); a
+recurrent model trains best with other values of the shared ones (hidden 32, Xavier-uniform input weights, Adam
+3e-3, clipping at 1, batch 64, a probe set of 128 sequences):
 ``Config.for_model("lstm")`` starts from those, and ``switch_model`` takes them when a run crosses between the MLP
 and a recurrent cell.
 """
@@ -48,6 +50,7 @@ from .names import (
     available_datasets,
     parse_init,
 )
+from .spelling import setting
 
 __all__ = [
     "Config", "ConfigError", "LIVE_FIELDS", "MLP_FIELDS", "RECURRENT_FIELDS", "RECURRENT_PRESET", "REBUILD_FIELDS",
@@ -129,13 +132,13 @@ class Config:
         """The empty string if ``field`` applies to this config's model; otherwise why not, in words (one line)."""
         label, a_model = MODEL_LABELS.get(self.model, self.model), A_MODEL.get(self.model, self.model)
         if self.recurrent and field in MLP_FIELDS:
-            return f"{field} is an MLP setting: {a_model} has one recurrent layer, unrolled over T steps"
+            return f"{field} is an MLP setting: {a_model} has one recurrent layer"
         if not self.recurrent and field in RECURRENT_FIELDS:
             return f"{field} applies to recurrent models only (rnn, lstm, gru), not to the MLP"
         if field == "forget_bias" and self.model != "lstm":
             return f"forget_bias applies to the LSTM only: the {label} has no forget gate"
         if field == "activation" and self.model in ("lstm", "gru"):
-            return f"the activation is the MLP's and the vanilla RNN's: {a_model} has sigmoid gates and tanh"
+            return f"the activation is the MLP's and the RNN's: {a_model} has sigmoid gates and tanh"
         return ""
 
     def _validate(self) -> None:
@@ -180,6 +183,10 @@ class Config:
             parse_init(self.recurrent_init)
         except ValueError as e:
             raise ConfigError(f"recurrent_init: {e}") from None
+        try:
+            parse_init(self.init)  # the input weights' (and the readout's)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
 
     def _validate_mlp(self) -> None:
         def fail(msg: str) -> None:
@@ -264,7 +271,7 @@ class Config:
             parts.append("BN")
         if self.residual:
             parts.append("residual")
-        parts += [f"{self.optimizer} lr={self.lr:g}", self.dataset]
+        parts += [f"{self.optimizer} lr={setting(self.lr)}", self.dataset]
         return " ".join(parts)
 
     def _summary_recurrent(self) -> str:
@@ -273,13 +280,15 @@ class Config:
         if self.model == "rnn":
             parts.append(self.activation)
         parts.append(f"h{self.width}")
+        if self.init != RECURRENT_PRESET["init"]:
+            parts.append(f"init {self.init}")
         if self.recurrent_init != "orthogonal":
             parts.append(self.recurrent_init)
         if self.model == "lstm" and self.forget_bias != 1.0:
-            parts.append(f"forget bias {self.forget_bias:g}")
-        parts += [self.task, f"T={self.seq_len}", f"{self.optimizer} lr={self.lr:g}"]
+            parts.append(f"forget bias {setting(self.forget_bias)}")
+        parts += [self.task, f"T={self.seq_len}", f"{self.optimizer} lr={setting(self.lr)}"]
         if self.clip:
-            parts.append(f"clip {self.clip:g}")
+            parts.append(f"clip {setting(self.clip)}")
         return " ".join(parts)
 
     @classmethod
@@ -321,7 +330,7 @@ LIVE_FIELDS = frozenset({"lr", "optimizer", "momentum", "weight_decay", "clip", 
 
 # the fields of one family only: ignored (and not checked) when the model is of the other
 MLP_FIELDS = frozenset(
-    {"depth", "init", "bias_init", "batchnorm", "residual", "dataset", "samples", "noise", "output", "leaky_slope",
+    {"depth", "bias_init", "batchnorm", "residual", "dataset", "samples", "noise", "output", "leaky_slope",
      "gelu_approximate"}
 )  # fmt: skip
 RECURRENT_FIELDS = frozenset({"task", "seq_len", "forget_bias", "recurrent_init"})
@@ -330,8 +339,8 @@ RECURRENT_FIELDS = frozenset({"task", "seq_len", "forget_bias", "recurrent_init"
 # is T steps: 128 x 100 x 32 = 409,600 states, and the probe pass then costs about what 512 MLP examples do); the
 # MLP's are Config()'s defaults
 RECURRENT_PRESET: dict[str, Any] = {
-    "width": 32, "activation": "tanh", "optimizer": "adam", "lr": 3e-3, "clip": 1.0, "batch_size": 64,
-    "probe_size": 128,
+    "width": 32, "activation": "tanh", "init": "xavier_uniform", "optimizer": "adam", "lr": 3e-3, "clip": 1.0,
+    "batch_size": 64, "probe_size": 128,
 }  # fmt: skip
 
 
@@ -373,8 +382,9 @@ def _check_float(
     ok_hi = value <= hi if closed_hi else value < hi
     if not (ok_lo and ok_hi):
         raise ConfigError(
-            f"{name} must be {'>=' if allow_zero else '>'} {lo:g} and {'<=' if closed_hi else '<'} {hi:g}, "
-            f"not {value:g}"
+            f"{name} must be {'>=' if allow_zero else '>'} {setting(lo)} and "
+            f"{'<=' if closed_hi else '<'} {setting(hi)}, "
+            f"not {setting(value)}"
         )
 
 

@@ -71,6 +71,11 @@ class Pacer:
         costly = self.budget - self._cheap_budget
         return costly / 2 if has_boundary else costly
 
+    def part_share(self, has_boundary: bool = False) -> float:
+        """The share of the wall time each costly part (the probe pass; the boundary, when there is one) may use:
+        what benchmarks/bench_rnn.py reads to tell how often the Pacer takes the probe pass."""
+        return self._share(has_boundary)
+
     def due(self) -> bool:
         """Is a snapshot due? (Then the caller takes a measured step and calls ``take``.)"""
         period = max(self.period, self._cheap_cost / self._cheap_budget)

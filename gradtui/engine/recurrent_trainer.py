@@ -12,8 +12,8 @@ A snapshot of a recurrent run has ``axis="time"`` and one entry per time step, `
 - from an eval forward over the probe set (``probe_size`` fixed sequences of the task): per step the mean, std and
   saturation of h_t; the histograms of h_t and of its pre-activation at up to ``HIST_STEPS`` evenly spaced steps
   (the first and the last among them; None at the others); the dead units of a ReLU-family cell, per step; and per
-  gate (``Snapshot.gates``) its mean, the shares saturated shut (< 0.05) and open (> 0.95), its histogram and its
-  mean at each step;
+  gate (``Snapshot.gates``) its mean, the shares saturated shut (< 0.05) and open (> 0.95), its histogram, and its
+  mean and its shut and open shares at each step (the shares in thousandths, ``stats.share_levels``);
 - from a forward over the test set (as many fixed sequences, another stream): the test loss and accuracy.
 
 What "pre-activation" and "saturated" mean per cell (the entry's ``act`` is the function that makes h_t):
@@ -51,6 +51,8 @@ from .stats import (
     ParamFigures,
     Snapshot,
     histogram,
+    share_levels,
+    share_of,
 )
 from .tasks import Task, make_task
 from .trainer import BaseTrainer
@@ -112,10 +114,7 @@ class RecurrentTrainer(BaseTrainer):
         c = self.config
         self.task: Task = make_task(c.task, c.seq_len)
         task = self.task
-        self.net = RecurrentNet(
-            c.model, task.input_dim, c.width, task.output_dim, activation=c.activation, readout=task.readout,
-            loss=task.loss, recurrent_init=c.recurrent_init, forget_bias=c.forget_bias, dtype=c.dtype, seed=c.seed,
-        )  # fmt: skip
+        self.net = self.make_net()
         self.opt = make_optimiser(c.optimizer, self.net.params(), c.lr, c.weight_decay, c.clip, c.momentum)
         self._batches: Iterator[tuple[np.ndarray, ...]] = task.batches(c.batch_size, c.seed, c.dtype)
         self._pending: tuple[np.ndarray, np.ndarray] | None = None  # a batch drawn ahead (peeked), not yet trained
@@ -131,6 +130,16 @@ class RecurrentTrainer(BaseTrainer):
         self._probe: SequenceProbeFigures | None = None
         self._test: tuple[int, float, float | None] | None = None
         self._last_batch: tuple[np.ndarray, np.ndarray] | None = None
+
+    def make_net(self, *, learn_init_state: bool = False) -> RecurrentNet:
+        """A network of this trainer's config, with the same initial weights as its own (the same seed);
+        ``learn_init_state``: h0 (and the LSTM's c0) are parameters too (``gradtui check`` checks their gradient)."""
+        c, task = self.config, self.task
+        return RecurrentNet(
+            c.model, task.input_dim, c.width, task.output_dim, activation=c.activation, readout=task.readout,
+            loss=task.loss, init=c.init, recurrent_init=c.recurrent_init, forget_bias=c.forget_bias,
+            learn_init_state=learn_init_state, dtype=c.dtype, seed=c.seed,
+        )  # fmt: skip
 
     # ---- training ------------------------------------------------------------------------------------------------
     def _peek_batch(self) -> tuple[np.ndarray, np.ndarray]:
@@ -286,12 +295,15 @@ class RecurrentTrainer(BaseTrainer):
             for letter, values, (lo, hi) in cell.gate_values():
                 steps = values.mean(axis=(1, 2), dtype=np.float64)
                 inner = (hi - lo) * SATURATED
-                total = values.size
-                low = np.count_nonzero(values < lo + inner) / total
-                high = np.count_nonzero(values > hi - inner) / total
+                per_step = values[0].size  # H N entries at each step
+                lows = np.count_nonzero(values < lo + inner, axis=(1, 2))  # (T,) shut entries at each step
+                highs = np.count_nonzero(values > hi - inner, axis=(1, 2))
+                low = lows.sum() / values.size
+                high = highs.sum() / values.size
                 edges, counts = histogram(values[kept], GATE_BINS, lo, hi)  # of the kept steps: the shape, cheaply
                 gates.append(GateStats(GATE_NAMES[(cell.kind, letter)], float(steps.mean()), float(low), float(high),
-                                       Hist(edges, counts), steps))  # fmt: skip
+                                       Hist(edges, counts), steps, share_of(share_levels(lows / per_step)),
+                                       share_of(share_levels(highs / per_step))))  # fmt: skip
         return SequenceProbeFigures(self.step_count, mean, std, saturation, tuple(hist), tuple(pre_hist),
                                     tuple(deriv), dead, tuple(gates), accuracy)  # fmt: skip
 

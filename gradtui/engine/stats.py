@@ -193,10 +193,21 @@ class GateStats:
     high: float  # share above GATE_HIGH
     hist: Hist | None = None  # over [0, 1] ([-1, 1] for a candidate)
     steps: np.ndarray | None = None  # (T,) float64: the mean at each time step, step 1 first (None: not measured)
+    # (T,) float64: the shares shut (below GATE_LOW) and open (above GATE_HIGH) at each time step, step 1 first, in
+    # thousandths (``share_levels``: what a recording keeps, exactly); None: not measured (an older recording)
+    low_steps: np.ndarray | None = None
+    high_steps: np.ndarray | None = None
 
     @property
     def saturation(self) -> float:
         return self.low + self.high
+
+    @property
+    def saturation_steps(self) -> np.ndarray | None:
+        """(T,) the share saturated (shut or open) at each time step, or None."""
+        if self.low_steps is None or self.high_steps is None:
+            return None
+        return self.low_steps + self.high_steps
 
 
 @dataclass(frozen=True)
@@ -221,7 +232,7 @@ class Boundary:
     curve_y: np.ndarray | None = None
     points: np.ndarray | None = None  # a sample of training inputs (n, 2) or (n, 1)
     labels: np.ndarray | None = None
-    step: int = 0
+    step: int = 0  # the step it was computed at (a recomputation that came out the same keeps the older one)
 
 
 @dataclass(frozen=True)
@@ -245,7 +256,8 @@ class Snapshot:
     test_accuracy: float | None
     config: Config | None  # the engine's settings; None for a source that is not the engine (the probe)
     entries: tuple[Entry, ...]
-    seq: int = 0  # monotonic per source
+    seq: int = 0  # the snapshot's number in its run's stream, from 1; it never goes back within a source: a rebuild,
+    # a change of model, a fork or an unfork (new twins) goes on from the largest number reached before
     run: str = ""  # "" for a single run; "A".."D" for twins; the user's run name for the probe
     source: str = "engine"  # who measured: "engine", "probe"
     axis: Axis = "layer"
@@ -319,6 +331,20 @@ def confidence_levels(conf: np.ndarray) -> np.ndarray:
 def confidence_of(levels: np.ndarray) -> np.ndarray:
     """uint8 levels -> the float32 confidence the Boundary holds (the same, live or read from a recording)."""
     return (np.asarray(levels, dtype=np.float64) / CONFIDENCE_STEPS).astype(np.float32)
+
+
+SHARE_STEPS = 1000  # a gate's per-step shut and open shares are kept in thousandths (0.1 %: finer than any panel)
+
+
+def share_levels(share: np.ndarray) -> np.ndarray:
+    """Shares in [0, 1] -> uint16 levels 0..SHARE_STEPS, the nearest (NaN as 0)."""
+    s = np.clip(np.nan_to_num(np.asarray(share, dtype=np.float64)), 0.0, 1.0)
+    return np.round(s * SHARE_STEPS).astype(np.uint16)
+
+
+def share_of(levels: np.ndarray) -> np.ndarray:
+    """uint16 levels -> the float64 shares a GateStats holds (the same, live or read from a recording)."""
+    return np.asarray(levels, dtype=np.float64) / SHARE_STEPS
 
 
 def histogram(values: np.ndarray, bins: int, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,7 @@
 """Panel 6 of a recurrent run (in place of the decision boundary), gates and parameters: per gate of an LSTM or a
 GRU its mean over the probe set, the shares shut (below 0.05) and open (above 0.95), its mean at every time step (a
-sparkline, step 1 at the left, on the gate's own range) and its distribution; the LSTM's cell-state norm
+sparkline, step 1 at the left, on the gate's own range), where there is room its shut and open shares at every time
+step (two more sparklines, on [0, 1]: saturation through time), and its distribution; the LSTM's cell-state norm
 ‖c_t‖/√N over time; the mean and the saturation of h_t over time; and every parameter array's gradient norm and
 update ratio (the weights all time steps share). A vanilla RNN has no gates: the panel says so and shows the rest.
 Everything comes from the snapshot (``Snapshot.gates``, ``Snapshot.params``, the entries)."""
@@ -46,6 +47,17 @@ def over_t(values: np.ndarray, width: int, lo: float, hi: float) -> str:
     return "".join(cells)
 
 
+SPARK_MIN = 7  # cells of each of the three over-t sparklines (mean, shut, open), or only the mean's is shown
+
+
+def _over_t_widths(t_w: int) -> tuple[int, int]:
+    """(width of the mean's sparkline, width of each of the shut and open ones: 0 when they do not fit)."""
+    if t_w < 3 * SPARK_MIN + 2:
+        return t_w, 0
+    each = (t_w - 2) // 3
+    return t_w - 2 - 2 * each, each
+
+
 def _param_label(name: str) -> str:
     return name.removeprefix("cell.")
 
@@ -53,8 +65,8 @@ def _param_label(name: str) -> str:
 class GatesPanel(ProbePanel):
     TITLES = ("Gates & parameters  probe set; over t: step 1 → T", "Gates & parameters", "Gates")
     HELP = (
-        "Per gate: mean, shut (< 0.05), open (> 0.95), its mean at each step (step 1 left); ‖c_t‖/√N; per parameter "
-        "array: ‖∂L/∂W‖ and the update ratio."
+        "Per gate: mean, shut (< 0.05), open (> 0.95); over t (step 1 left): its mean, and where there is room its "
+        "shut and open shares at each step; ‖c_t‖/√N; per parameter array: ‖∂L/∂W‖ and the update ratio."
     )
 
     def data_key(self) -> Any:
@@ -78,12 +90,19 @@ class GatesPanel(ProbePanel):
         room = max(0, width - name_w - stats_w - 1)
         hist_w = 20 if room >= 20 + 12 else 0  # the distribution, when there is room for both sparklines
         t_w = max(0, room - (hist_w + 1 if hist_w else 0))
+        mean_w, share_w = _over_t_widths(t_w)
+        if not any(g.low_steps is not None for g in s.gates):
+            mean_w, share_w = t_w, 0  # (an older recording: no shares per step)
         if s.gates:
+            heads = [(f"{'over t':<{t_w}}" if t_w else "", "dim", 2)]
+            if share_w:
+                heads = [(f"{'mean(t)':<{mean_w}}", "dim", 2), (f" {'shut(t)':<{share_w}}", "dim", 2),
+                         (f" {'open(t)':<{share_w}}", "dim", 2)]  # fmt: skip
             lines.append(
                 fit(
                     [
                         (f"{'gate':<{name_w}}{'mean':>6}{'shut':>6}{'open':>6} ", "dim", 0),
-                        (f"{'over t':<{t_w}}" if t_w else "", "dim", 2),
+                        *heads,
                         (f" {'distribution':<{hist_w}}" if hist_w else "", "dim", 3),
                     ],
                     width,
@@ -96,8 +115,15 @@ class GatesPanel(ProbePanel):
             parts = [
                 (f"{g.name[: name_w - 1]:<{name_w}}{num(g.mean, 2):>6}{pct(g.low):>6}{pct(g.high):>6} ", style, 0),
             ]
-            if t_w and g.steps is not None:
-                parts.append((over_t(g.steps, t_w, lo, hi), "dim" if dim else pal.style("accent"), 2))
+            if mean_w and g.steps is not None:
+                parts.append((over_t(g.steps, mean_w, lo, hi), "dim" if dim else pal.style("accent"), 2))
+            elif share_w:
+                parts.append((" " * mean_w, "", 2))
+            if share_w:
+                sat = "dim" if dim else pal.style("sat")
+                for shares in (g.low_steps, g.high_steps):
+                    cells = over_t(shares, share_w, 0.0, 1.0) if shares is not None else " " * share_w
+                    parts.append((" " + cells, sat, 2))
             if hist_w and g.hist is not None:
                 parts.append((" " + spark(g.hist.counts, hist_w), "dim" if dim else pal.style("hist"), 3))
             lines.append(fit(parts, width))
