@@ -68,8 +68,9 @@ class Stop:
 
 @dataclass(frozen=True)
 class Snapshots:
-    """The newest snapshot of every run. ``same_boundary[i]``: run i's boundary did not change since the last
-    batch, so it was left out (``boundary=None``); the session puts the last one back."""
+    """The newest snapshot of every run. ``same_boundary[i]``: run i's boundary is the object it sent last (the
+    trainer keeps it while a recomputation comes out the same), so it was left out (``boundary=None``) and the
+    session puts the last one back. Never true for a snapshot without a boundary, nor for a run's first."""
 
     snapshots: tuple[Snapshot, ...]
     same_boundary: tuple[bool, ...]
@@ -158,8 +159,13 @@ def serve(
     configs = [configs] if isinstance(configs, Config) else list(configs)
     chooser = ThreadChooser(threads)
 
-    def build(cfgs: list[Config]) -> list[_Run]:
+    def build(cfgs: list[Config], after: tuple[_Run, ...] | list[_Run] = ()) -> list[_Run]:
         made = [_Run(c, hz, name) for c, name in zip(cfgs, _names(len(cfgs)))]
+        # Snapshot.seq never goes back within the session: new runs (a fork, an unfork, new twins) go on from the
+        # largest number the runs before them reached
+        last = max((r.trainer.snapshot_seq for r in after), default=0)
+        for r in made:
+            r.trainer.snapshot_seq = last
         chooser.rebuilt(max(r.trainer.config.width for r in made))
         return made
 
@@ -185,7 +191,9 @@ def serve(
         snaps, same = [], []
         for r in runs:
             s = r.pacer.take(r.trainer, force_probe=full, paused=not r.active, steps_per_sec=sps, speed_cap=cap)
-            unchanged = s.boundary is r.sent_boundary
+            # left out only when it is the very object sent last time: a run without a boundary (a new run, a
+            # recurrent one) sends None, so that the UI never puts back another run's boundary
+            unchanged = s.boundary is not None and s.boundary is r.sent_boundary
             r.sent_boundary = s.boundary
             snaps.append(s.replace(boundary=None) if unchanged else s)
             same.append(unchanged)
@@ -222,7 +230,7 @@ def serve(
                     for r in pick(msg.run):
                         steps_total += r.trainer.step(measure=True)
                 elif isinstance(msg, SetRuns):
-                    runs = build(list(msg.configs))
+                    runs = build(list(msg.configs), runs)
                 elif isinstance(msg, ApplyChange):
                     for r in pick(msg.run):
                         r.trainer = apply_change(r.trainer, msg.change)  # a new one when it crosses MLP/recurrent
@@ -377,17 +385,19 @@ class Session:
                 self._worker = None
                 self._problems.append(Problem(f"could not start a new trainer: {e.strerror or e}", fatal=True))
             return
-        if isinstance(command, SetRuns):
-            self._configs = list(command.configs)
-        elif isinstance(command, ApplyChange):
-            self._track(command)
-        elif isinstance(command, SetRate):
+        if isinstance(command, SetRate):
             self.hz = command.hz
         elif isinstance(command, SetSpeedCap):
-            self.speed_cap = command.steps_per_sec
+            self.speed_cap = command.steps_per_sec  # (kept while the trainer is dead: a restart takes it)
         if not self.alive:
+            # a change or new runs are not recorded: what a restart starts is what ran, what the dashboard shows
             self._problems.append(Problem("the trainer is not running: ctrl+r starts a new one", level="warning"))
             return
+        if isinstance(command, SetRuns):
+            self._configs = list(command.configs)
+            self._boundaries = {}  # new runs: no boundary of the old ones may be put back into theirs
+        elif isinstance(command, ApplyChange):
+            self._track(command)
         self._send(command)
 
     def _track(self, command: ApplyChange) -> None:

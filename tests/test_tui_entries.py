@@ -15,8 +15,10 @@ from gradtui.engine import ActivationInfo, DeadUnits, Entry, Hist, RunMeta, Snap
 from gradtui.engine.activations import make_activation
 from gradtui.tui.widgets.activations import ActivationStrips, LayerHistogram
 from gradtui.tui.widgets.base import Panel
+from gradtui.tui.widgets.boundary import BoundaryPanel
 from gradtui.tui.widgets.flow import GradientFlow
 from gradtui.tui.widgets.heatmap import GradientHeatmap
+from gradtui.tui.widgets.losschart import LossChart
 from gradtui.tui.widgets.units import UnitsPanel
 
 
@@ -37,9 +39,23 @@ def mixed() -> Snapshot:
         deriv=np.array([0.1, 1.0, 0.1]), saturation=0.02, mean=0.1, std=0.4,
     )  # fmt: skip
     head = Entry(name="head", kind="linear", units=10, index=5, grad_norm=0.5, act=relu, dead=DeadUnits.none())
+    # an LSTM's gates, as entries of their own: a sigmoid gate in [0, 1] and the tanh candidate in [-1, 1] (their
+    # units cannot die: no dead figures)
+    sigmoid = ActivationInfo.of(make_activation("sigmoid", 1, np.dtype(np.float64)))
+    tanh = ActivationInfo.of(make_activation("tanh", 1, np.dtype(np.float64)))
+    forget = Entry(
+        name="decoder.lstm.gate.forget", kind="lstm gate", units=24, index=6, grad_norm=4e-3, act=sigmoid,
+        hist=Hist.from_range(0, 1, np.array([30, 4, 2, 4, 60])), pre_hist=Hist.from_range(-6, 6, np.array([5, 20, 5])),
+        deriv=np.array([0.01, 0.25, 0.01]), saturation=0.9, mean=0.62, std=0.4,
+    )  # fmt: skip
+    candidate = Entry(
+        name="decoder.lstm.gate.candidate", kind="lstm gate", units=24, index=7, grad_norm=6e-3, act=tanh,
+        hist=Hist.from_range(-1, 1, np.array([3, 10, 20, 10, 3])), pre_hist=Hist.from_range(-2, 2, np.array([4, 9, 4])),
+        deriv=np.array([0.3, 1.0, 0.3]), saturation=0.05, mean=0.01, std=0.3,
+    )  # fmt: skip
     return Snapshot(
         step=1200, run_step=1200, loss=0.7, accuracy=None, test_loss=math.nan, test_accuracy=None, config=None,
-        entries=(conv, norm, fc1, lone, head), axis="module", source="probe", paused=True,
+        entries=(conv, norm, fc1, lone, head, forget, candidate), axis="module", source="probe", paused=True,
         meta=RunMeta(model="torch", summary="TinyNet 0.2M params, AdamW lr 3e-4", optimizer="AdamW", lr=3e-4),
     )  # fmt: skip
 
@@ -48,6 +64,7 @@ async def test_every_panel_renders_named_unequal_entries_of_mixed_kinds():
     snap = mixed()
     source = FakeSource(config=None)  # type: ignore[arg-type]
     async with fake_app(size=(160, 50), source=source) as (app, pilot, _):
+        show(app, snap.replace(step=1100, run_step=1100, loss=0.9))  # two points: the loss chart draws a line
         show(app, snap)
         await pilot.pause()
         d = app.dashboard
@@ -58,7 +75,22 @@ async def test_every_panel_renders_named_unequal_entries_of_mixed_kinds():
             assert name in flow or name[:8] in flow, name
         strips = rendered(d.query_one(ActivationStrips))
         bn = next(line for line in strips.splitlines() if "bn1" in line)
-        assert bn.split()[-1] == "—" or "no activation here" in bn  # the norm layer has no histogram
+        assert "no activation here" in bn  # the norm layer has no activation, so no histogram
+        head_line = next(line for line in strips.splitlines() if line[1:].startswith("head"))
+        # the head has an activation (ReLU) but no histogram in this snapshot: said as such
+        assert "no histogram" in head_line and "no activation" not in head_line
+        for gate in ("forget", "candidate"):  # the gates' histograms, drawn as the strips of their entries
+            line = next(line for line in strips.splitlines() if gate in line)
+            assert "—" not in line and "μ" in line, line
+        flow_gates = [line for line in flow.splitlines() if "forget" in line or "candidate" in line]
+        assert len(flow_gates) == 2, flow  # and each has its row in the gradient flow
+        loss = rendered(d.query_one(LossChart)).splitlines()
+        assert loss[0].split() == ["loss", "0.7", "test", "—"]  # the newest loss; no test loss measured: —
+        assert loss[1].startswith("0.900") and loss[-2].startswith("0.700")  # the axis spans the two losses
+        assert loss[-1].split()[0] == "1100" and loss[-1].split()[-1] == "1200"  # over their steps
+        assert sum("\u2801" <= ch <= "\u28ff" for line in loss[1:-1] for ch in line) > 20  # and the line is drawn
+        boundary = rendered(d.query_one(BoundaryPanel))
+        assert "no input plane for this model" in boundary  # a probe's module axis: nothing to draw, said so
         units = rendered(d.query_one(UnitsPanel))
         assert "cannot die" in units  # the norm layer and QuickGELU
         assert f"dead {4 + 100}/{32 + 512 + 10}" in units  # only the entries whose units can die are counted
@@ -66,7 +98,8 @@ async def test_every_panel_renders_named_unequal_entries_of_mixed_kinds():
         assert heat.strip()
         status = rendered(d.query_one("#status"))
         assert "TinyNet" in status
-        for _ in range(4):  # select every entry in turn: the selected-entry panel follows, whatever its kind
+        # select every entry in turn: the selected-entry panel follows, whatever its kind
+        for _ in range(len(snap.entries) - 1):
             await pilot.press("up")
             await pilot.pause()
             hist = rendered(d.query_one(LayerHistogram))

@@ -161,3 +161,56 @@ def test_serve_handles_one_to_four_runs(n):
         assert len(snaps) == n and len({s.step for s in snaps}) == 1
     finally:
         session.close()
+
+
+@pytest.mark.parametrize(
+    "configs",
+    [
+        [Config(activation="relu", **SMALL), Config(activation="tanh", **SMALL)],
+        [Config(**SMALL), Config.for_model("gru", width=8, seq_len=10, batch_size=16, probe_size=16, seed=3)],
+    ],
+    ids=["relu-tanh", "mlp-gru"],
+)
+def test_headless_compare_and_the_dashboards_twins_agree_at_the_same_step(configs):
+    """``gradtui compare``'s loop (cli.headless.Headless) and the dashboard's trainer session run the same
+    lockstep steps from the same seed: at every step both measured, the same figures, exactly."""
+    from gradtui.cli.headless import Headless
+
+    steps = 120
+    headless: dict[int, tuple] = {}
+    h = Headless(configs, None, threads=1)
+
+    def keep(i, first):
+        headless[first.step] = tuple(h.last)
+
+    h.train(steps, 1, on_snapshot=keep)
+    session = Session(configs, mode="thread", hz=50, speed_cap=400, threads=1).start()
+    seen = []
+    try:
+        while True:
+            snaps = _wait_snaps(session, lambda s: True)
+            if snaps[0].step > steps:
+                break
+            seen.append(snaps)
+    finally:
+        session.close()
+    matched = [(snaps, headless[snaps[0].step]) for snaps in seen if snaps[0].step in headless]
+    assert len(matched) >= 3, [s[0].step for s in seen]
+    measured = tested = 0
+    for live, head in matched:
+        for a, b in zip(live, head):
+            assert a.step == b.step and a.run == b.run and a.summary == b.summary
+            # figures of the weights at that step (the train loss is a mean since the last snapshot: the two
+            # loops snapshot at different steps, so it is not compared)
+            # (a figure the dashboard's pacer carried from an earlier step says so: its test_step, probe_step)
+            if a.test_step == b.test_step:
+                assert a.test_loss == b.test_loss and a.test_accuracy == b.test_accuracy
+                tested += a.test_step == a.step
+            if a.probe_step == b.probe_step:
+                assert a.accuracy == b.accuracy
+                np.testing.assert_array_equal([e.mean for e in a.entries], [e.mean for e in b.entries])
+            if a.grad_step == a.step == b.grad_step:
+                ga, gb = [e.grad_norm for e in a.entries], [e.grad_norm for e in b.entries]
+                np.testing.assert_array_equal(ga, gb)
+                measured += all(np.isfinite(ga))
+    assert measured > 0 and tested > 0  # gradient and test figures were compared at some step

@@ -171,3 +171,100 @@ async def test_watch_says_so_when_a_damaged_line_arrives(tmp_path):
             assert app.dashboard.snap.step == step and "2/2" in status(app)
     finally:
         await writer.kill()
+
+
+class FakeClock:
+    """The watch source's clock, moved by the test: no real time passes for a writer to fall quiet."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def remote_recording_lines(n: int) -> list[bytes]:
+    """``n`` snapshot lines of a small real run, as a writer on another machine wrote them: its layout names
+    another host, and a pid that is not alive here (it must not be looked up on this machine)."""
+    import json
+    import tempfile
+
+    from gradtui.engine import Config, Trainer
+    from gradtui.record import Recorder
+
+    trainer = Trainer(Config(depth=3, width=6, samples=80, batch_size=16, probe_size=40, hist_bins=8))
+    with tempfile.TemporaryDirectory() as tmp:
+        made = Path(tmp) / "made.jsonl"
+        rec = Recorder(made)
+        for _ in range(n):
+            trainer.step(measure=True)
+            rec.write(trainer.snapshot(boundary=True))
+        rec._file.close()  # no end marker: the writer is still (or was) at work
+        lines = made.read_bytes().splitlines(keepends=True)
+    first = json.loads(lines[0])
+    first["layout"]["writer"] = {"pid": 2**22 + 4321, "host": "another-box.example"}
+    lines[0] = json.dumps(first, separators=(",", ":")).encode() + b"\n"
+    return lines
+
+
+def test_a_quiet_writer_on_another_machine_may_have_stopped(tmp_path):
+    path = tmp_path / "remote.jsonl"
+    lines = remote_recording_lines(8)
+    clock = FakeClock()
+    path.write_bytes(b"".join(lines[:2]))
+    source = RecordingSource(Recording(path, follow=True), follow=True, clock=clock)
+    source.poll()
+    for line in lines[2:6]:  # a line a second (the usual interval): 20 of them is the longer wait, 20 s
+        with path.open("ab") as f:
+            f.write(line)
+        clock.t += 1.0
+        source.poll()
+    assert source.length == 6
+    assert source.state().note == "following" and source.state().alive  # its pid is not looked for here
+    clock.t += 19.0
+    source.poll()
+    assert source.state().note == "following"  # 19 s: within 20 usual intervals
+    clock.t += 2.0
+    source.poll()
+    state = source.state()
+    assert not state.alive and state.note == "no new snapshot for 21 s: the writer may have stopped"
+    with path.open("ab") as f:  # it was only slow: a new line, and it is followed again
+        f.write(lines[6])
+    clock.t += 1.0
+    source.poll()
+    assert source.length == 7 and source.state().alive and source.state().note == "following"
+
+
+def test_a_fast_writer_counts_as_stopped_after_ten_quiet_seconds(tmp_path):
+    path = tmp_path / "fast.jsonl"
+    lines = remote_recording_lines(6)
+    clock = FakeClock()
+    path.write_bytes(lines[0])
+    source = RecordingSource(Recording(path, follow=True), follow=True, clock=clock)
+    source.poll()
+    for line in lines[1:]:  # a line every 0.3 s: 20 intervals are 6 s, so the floor of 10 s applies
+        with path.open("ab") as f:
+            f.write(line)
+        clock.t += 0.3
+        source.poll()
+    assert source.length == 6
+    clock.t += 9.5
+    source.poll()
+    assert source.state().alive
+    clock.t += 1.0
+    source.poll()
+    assert not source.state().alive and "the writer may have stopped" in source.state().note
+
+
+async def test_the_dashboard_says_a_quiet_remote_writer_may_have_stopped(tmp_path):
+    path = tmp_path / "remote.jsonl"
+    lines = remote_recording_lines(3)
+    path.write_bytes(b"".join(lines))
+    clock = FakeClock()
+    app = GradTUI(RecordingSource(Recording(path, follow=True), follow=True, clock=clock), fps=50)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await until(lambda: app.dashboard.snap is not None and "following" in status(app), "following")
+        clock.t += 30.0  # half a minute without a line, on the source's clock
+        await until(lambda: "writer stopped" in status(app), "the quiet writer's note")
+        assert "may have stopped" in status(app)

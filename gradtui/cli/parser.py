@@ -25,6 +25,7 @@ from ..engine.names import (
     TASK_INFO,
     initialiser_names,
 )
+from ..fmt import setting
 
 __all__ = ["COLOR_CHOICES", "EXIT_USAGE", "apply_color", "build_parser", "config_from_args", "error_line"]
 
@@ -69,7 +70,7 @@ def error_line(message: str) -> str:
 
 def _default(name: str) -> str:
     value = getattr(Config(), name)
-    return f"(default: {value:g})" if isinstance(value, float) else f"(default: {value})"
+    return f"(default: {setting(value)})" if isinstance(value, float) else f"(default: {value})"
 
 
 def _number(kind: type, lo: float | None = None, hi: float | None = None):
@@ -83,7 +84,7 @@ def _number(kind: type, lo: float | None = None, hi: float | None = None):
         if kind is float and value != value:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}")
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise argparse.ArgumentTypeError(f"must be between {lo:g} and {hi:g}, not {text}")
+            raise argparse.ArgumentTypeError(f"must be between {setting(lo)} and {setting(hi)}, not {text}")
         return value
 
     parse.__name__ = kind.__name__
@@ -106,7 +107,7 @@ def _path(text: str) -> str:
 def _config_parser() -> Parser:
     """The network/training flags shared by the dashboard and the subcommands. Their dests are Config's fields."""
     p = Parser(add_help=False, argument_default=argparse.SUPPRESS, allow_abbrev=False)
-    preset = ", ".join(f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
+    preset = ", ".join(f"{k.replace('_', ' ')} {setting(v)}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
                        for k, v in RECURRENT_PRESET.items())  # fmt: skip
     model = p.add_argument_group(
         "model",
@@ -202,7 +203,7 @@ def _view_parser(*, live: bool) -> Parser:
         type=_number(float, MIN_FPS, MAX_FPS),
         default=DEFAULT_FPS,
         metavar="N",
-        help=f"refresh rate, {MIN_FPS:g} to {MAX_FPS:g} (default: {DEFAULT_FPS:g})",
+        help=f"refresh rate, {setting(MIN_FPS)} to {setting(MAX_FPS)} (default: {setting(DEFAULT_FPS)})",
     )
     view.add_argument(
         "--color",

@@ -29,6 +29,7 @@ import numpy as np
 
 from .buffers import Buffers, buffer, ones
 from .names import ACTIVATION_ALIASES
+from .spelling import setting
 
 __all__ = ["ACTIVATIONS", "ALIASES", "Activation", "derivative_curve", "erf", "make_activation"]
 
@@ -338,7 +339,7 @@ class LeakyReLU(Elementwise):
 
     @property
     def formula(self) -> str:  # type: ignore[override]
-        return f"f(z) = z if z > 0 else {self.slope:g} z"
+        return f"f(z) = z if z > 0 else {setting(self.slope)} z"
 
     def _f_into(self, z, out, ws=None):
         a = self.slope

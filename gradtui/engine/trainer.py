@@ -27,6 +27,7 @@ from .data import Dataset, make_dataset
 from .measure import ProbeFigures, StepFigures, TestFigures, grad_norms, measure_probe
 from .network import STREAM_BATCHES, STREAM_PROBE, Network, norm64, rng_for
 from .optim import Optimiser, make_optimiser
+from .spelling import setting
 from .stats import (
     ActivationInfo,
     Boundary,
@@ -40,7 +41,7 @@ from .stats import (
     confidence_of,
 )
 
-__all__ = ["BaseTrainer", "Change", "Trainer", "apply_change", "make_trainer", "trainer_class"]
+__all__ = ["BaseTrainer", "Change", "Trainer", "apply_change", "make_trainer", "same_boundary", "trainer_class"]
 
 MAX_EVENTS = 500
 BOUNDARY_GRID = (96, 48)  # (columns, rows) of the decision-boundary grid, at most
@@ -59,7 +60,7 @@ class Change:
             return "reset"
         if isinstance(self.value, bool):
             return f"{self.field} {'on' if self.value else 'off'}"
-        fmt = (lambda v: f"{v:g}") if isinstance(self.value, float) else str
+        fmt = setting if isinstance(self.value, float) else str
         return f"{self.field} {fmt(old)} -> {fmt(self.value)}" if old is not None else f"{self.field} = {self.value}"
 
 
@@ -223,6 +224,26 @@ def trainer_class(config: Config) -> type[BaseTrainer]:
 
         return RecurrentTrainer
     return Trainer
+
+
+def same_boundary(a: Boundary | None, b: Boundary | None) -> bool:
+    """Do ``a`` and ``b`` draw and record the same: extent, classes, confidence (already in the recorded levels:
+    ``confidence_of``), curve and training points, exactly (NaN equal to NaN)?"""
+    if a is None or b is None:
+        return False
+    if a is b:
+        return True
+
+    def equal(x: np.ndarray | None, y: np.ndarray | None) -> bool:
+        if x is None or y is None:
+            return x is y
+        x, y = np.asarray(x), np.asarray(y)
+        nan = x.dtype.kind == "f" and y.dtype.kind == "f"
+        return x.shape == y.shape and bool(np.array_equal(x, y, equal_nan=nan))
+
+    return a.extent == b.extent and all(
+        equal(getattr(a, f), getattr(b, f)) for f in ("classes", "confidence", "curve_x", "curve_y", "points", "labels")
+    )
 
 
 def make_trainer(config: Config | None = None, *, run: str = "") -> BaseTrainer:
@@ -547,8 +568,13 @@ class Trainer(BaseTrainer):
         return max(16, min(gw, 2 * gh)), gh
 
     def refresh_boundary(self) -> None:
-        """Recompute the decision boundary (a forward pass over a grid of inputs)."""
-        self._boundary = self._compute_boundary()
+        """Recompute the decision boundary (a forward pass over a grid of inputs). When it comes out the same as
+        the last one -- the same extent, classes and confidence levels (as recorded), or the same curve -- the last
+        object is kept, step and all: the pipe and the recorder send a boundary only when it is a new object, so
+        an unchanged one costs nothing to send or store. (``Boundary.step`` is then the first step it was seen.)"""
+        new = self._compute_boundary()
+        if not same_boundary(self._boundary, new):
+            self._boundary = new
 
     def _compute_boundary(self) -> Boundary | None:
         data = self.dataset

@@ -20,6 +20,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from ..fmt import setting
 from ._core import Probe
 
 __all__ = ["GradtuiCallback"]
@@ -45,7 +46,7 @@ class GradtuiCallback(TrainerCallback):  # type: ignore[misc]
             except (AttributeError, KeyError, IndexError, TypeError, ValueError):
                 lr = math.nan
             name = type(inner).__name__
-            text = self.probe.meta.summary + f", {name}" + (f" lr {lr:g}" if math.isfinite(lr) else "")
+            text = self.probe.meta.summary + f", {name}" + (f" lr {setting(lr)}" if math.isfinite(lr) else "")
             self.probe.meta = dataclasses.replace(self.probe.meta, summary=text, optimizer=name, lr=lr)
 
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

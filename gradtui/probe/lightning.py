@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ..fmt import setting
 from ._core import Probe
 
 try:
@@ -99,5 +100,5 @@ def _with_optimizer(probe: Probe, opt: Any) -> Any:
     except (AttributeError, KeyError, IndexError, TypeError, ValueError):
         lr = math.nan
     name = type(inner).__name__
-    summary = probe.meta.summary + f", {name}" + (f" lr {lr:g}" if math.isfinite(lr) else "")
+    summary = probe.meta.summary + f", {name}" + (f" lr {setting(lr)}" if math.isfinite(lr) else "")
     return dataclasses.replace(probe.meta, summary=summary, optimizer=name, lr=lr)
