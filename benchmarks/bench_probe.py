@@ -1,6 +1,6 @@
 """What gradtui.probe costs a training run: step time with and without it, at every=1, 10 and 100.
 
-    python benchmarks/bench_probe.py [--model mlp|cnn|both] [--rounds 5] [--steps 100]
+    python benchmarks/bench_probe.py [--model mlp|cnn|both] [--rounds 5] [--steps 100] [--out DIR | --no-out]
 
 Two reference models on CPU (float32, SGD with momentum, cross-entropy): a 12-layer MLP of width 1024 (ReLU,
 batch 64) and a small convolutional net (3 conv-BN-ReLU blocks of 32 channels on 32x32 inputs, batch 16). Each
@@ -11,7 +11,10 @@ attached, the next round starting one further) so that a load change on the mach
 alike; a first round warms up. Every step is timed alone, and the medians are robust to the spikes of a shared
 machine: the step without the probe, the probe's step between written steps (pooled over its configurations), and
 its written step (pooled: it costs the same whatever ``every``). The overhead at every=k is then
-((k - 1) x between + written) / k over the step without the probe. The load average says what else was running.
+((k - 1) x between + written) / k over the step without the probe, given against both unprobed copies (the first
+and the second "off": their difference is the noise). Each probe writes its recording (``--out DIR``, default a
+temporary folder, removed after), so the writer thread's cost is in the figures; ``--no-out`` keeps the
+snapshots in memory only. The load average says what else was running.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import copy
 import os
 import statistics
+import tempfile
 import time
 
 import torch
@@ -50,7 +54,7 @@ def cnn() -> tuple[nn.Module, tuple[int, ...], int]:
     return net, (16, 3, 32, 32), 10
 
 
-def bench(name: str, make, rounds: int, steps: int) -> dict[str, float]:
+def bench(name: str, make, rounds: int, steps: int, out: str | None = None) -> dict[str, float]:
     """Per-step times (ms) of every configuration: the median step without the probe, and with it the median
     step that was not written (pooled over the probe's configurations: they do the same there) and the median
     written step (pooled: a written step costs the same whatever ``every``)."""
@@ -60,7 +64,8 @@ def bench(name: str, make, rounds: int, steps: int) -> dict[str, float]:
     for every in CONFIGS:  # every configuration trains its own copy
         model = copy.deepcopy(base)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        probe = gradtui.probe(model, opt, every=every) if every is not None and every > 0 else None
+        path = os.path.join(out, f"bench-{name}-every{every}.jsonl") if out is not None else None
+        probe = gradtui.probe(model, opt, every=every, out=path) if every is not None and every > 0 else None
         runs.append((every, model, opt, probe))
     g = torch.Generator().manual_seed(0)
     x = torch.randn(*shape, generator=g)
@@ -101,8 +106,9 @@ def bench(name: str, make, rounds: int, steps: int) -> dict[str, float]:
 
 
 def _over(r: dict[str, float], every: int) -> str:
+    """The overhead at every=k over the first and over the second unprobed copy."""
     per_step = ((every - 1) * r["quiet"] + r["written"]) / every
-    return f"{(per_step / r['off'] - 1) * 100:+.1f} %"
+    return f"{(per_step / r['off'] - 1) * 100:+.1f} % / {(per_step / r['again'] - 1) * 100:+.1f} %"
 
 
 def main() -> None:
@@ -111,20 +117,39 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--out", metavar="DIR", help="write the recordings here (default: a temporary folder)")
+    where.add_argument("--no-out", action="store_true", help="no recording: the writer is not timed")
     ns = ap.parse_args()
+    if ns.rounds < 1 or ns.steps < 1:
+        ap.error("--rounds and --steps must be 1 or more")
+    tmp = None
+    out = ns.out
+    if out is None and not ns.no_out:
+        tmp = tempfile.TemporaryDirectory(prefix="gradtui-bench-")
+        out = tmp.name
+    elif out is not None:
+        try:
+            os.makedirs(out, exist_ok=True)
+        except OSError as e:
+            ap.error(f"--out {out}: {e.strerror or e}")
     if ns.threads:
         torch.set_num_threads(ns.threads)
     load0 = os.getloadavg()
     results = []
     if ns.model in ("mlp", "both"):
-        results.append(("MLP 12x1024, batch 64", bench("mlp", mlp, ns.rounds, ns.steps)))
+        results.append(("MLP 12x1024, batch 64", bench("mlp", mlp, ns.rounds, ns.steps, out)))
     if ns.model in ("cnn", "both"):
-        results.append(("CNN 3x32ch 32x32, batch 16", bench("cnn", cnn, ns.rounds, ns.steps)))
+        results.append(("CNN 3x32ch 32x32, batch 16", bench("cnn", cnn, ns.rounds, ns.steps, out)))
     load1 = os.getloadavg()
+    if tmp is not None:
+        tmp.cleanup()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; load average "
-        f"{load0[0]:.2f} before, {load1[0]:.2f} after; {ns.rounds} rounds of {ns.steps} steps per configuration"
+        f"{load0[0]:.2f} before, {load1[0]:.2f} after; {ns.rounds} rounds of {ns.steps} steps per configuration; "
+        + ("no recording (--no-out)" if out is None else f"recordings written ({'a temporary folder' if tmp else out})")
     )
+    print("every=k: the overhead over the first / the second copy without the probe")
     print("| model | step, no probe | another copy, no probe | probe attached, idle | between written steps | "
           "written step | every=1 | every=10 | every=100 |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")

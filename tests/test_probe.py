@@ -194,6 +194,35 @@ def test_on_a_device_the_measured_step_reads_nothing_back_before_the_written_ste
     p.close()
 
 
+def test_the_written_step_copies_no_host_number_to_the_device(monkeypatch):
+    # on a GPU, torch.tensor(x, device=...) is a host-to-device copy that waits for the queue: the written step
+    # fills its constants in on the device instead (torch.full, Python scalars). The "meta" device takes the GPU's
+    # path; every torch.tensor call made for a device other than the CPU is counted (torch.tensor is public API)
+    made: list[str] = []
+    real = torch.tensor
+
+    def tensor(data, *args, **kwargs):
+        out = real(data, *args, **kwargs)
+        if out.device.type != "cpu":
+            made.append(f"{data!r} on {out.device}")
+        return out
+
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 8), nn.PReLU(), nn.Linear(8, 3), nn.Sigmoid())
+        x = torch.randn(5, 6)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    p = gradtui.probe(model, opt, every=1)
+    monkeypatch.setattr(torch, "tensor", tensor)
+    loss = model(x).sum()
+    loss.backward()
+    opt.step()
+    with pytest.warns(ProbeWarning, match="writing a snapshot failed"):
+        p.step(loss=loss, accuracy=loss * 0)  # gathers every figure on the device, then fails to read them back
+    assert "meta" in p.broken  # it got as far as the read
+    assert made == []
+    p.close()
+
+
 # ---- the training is the same -----------------------------------------------------------------------------------
 def test_a_training_loop_gives_exactly_the_same_weights_with_the_probe():
     def make():
@@ -398,3 +427,107 @@ def test_a_reader_that_dies_is_reported_once_and_training_goes_on(tmp_path):
         p.close()
     assert len([w for w in caught if issubclass(w.category, ProbeWarning)]) == 1
     assert p.steps == 8 and len(p.snapshots) == 8
+
+
+def test_a_warnings_filter_set_to_error_does_not_stop_the_loop(capsys):
+    """With ``warnings.simplefilter("error")`` a warning raises: the probe's one report must not reach the loop."""
+    import os
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+
+    def run(out):
+        model = mlp()
+        opt = torch.optim.SGD(model.parameters(), lr=0.05)
+        if out is None:
+            train(model, opt, 10)
+            return model.state_dict(), None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with gradtui.probe(model, opt, every=2, out=out) as p:
+                train(model, opt, 10, probe=p)
+        return model.state_dict(), p
+
+    plain, _ = run(None)
+    probed, p = run("/dev/full")
+    assert p.steps == 10 and len(p.snapshots) == 6
+    assert all(torch.equal(plain[k], probed[k]) for k in plain)
+    err = capsys.readouterr().err
+    assert err.count("gradtui.probe:") == 1 and "cannot write" in err  # reported once, on stderr instead
+
+
+def test_prelu_slopes_get_their_gradient_and_update_ratio(tmp_path):
+    """A PReLU's learned slopes are a parameter array of their own (its entry is the layer before it, whose W is
+    the Linear's): ||dL/da|| and ||delta a|| / ||a|| as torch computes them, in the snapshot and the recording."""
+    from gradtui.record import load_recording
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.PReLU(8), nn.Linear(8, 8), nn.PReLU(), nn.Linear(8, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    out = tmp_path / "prelu.jsonl"
+    with gradtui.probe(model, opt, every=1, out=str(out)) as p:
+        for i in range(1, 3):
+            x, y = batch(i)
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            before = {k: model[k].weight.detach().clone().double() for k in (1, 3)}
+            grads = {k: float(torch.linalg.vector_norm(model[k].weight.grad.double())) for k in (1, 3)}
+            linear = float(torch.linalg.vector_norm(model[0].weight.grad.double()))
+            opt.step()
+            p.step(loss=loss)
+    params = {q.name: q for q in p.latest.params}
+    assert set(params) == {"1.weight", "3.weight"}
+    for k in (1, 3):
+        after = model[k].weight.detach().double()
+        ratio = float(torch.linalg.vector_norm(after - before[k]) / torch.linalg.vector_norm(before[k]))
+        assert params[f"{k}.weight"].grad_norm == pytest.approx(grads[k], rel=1e-6)
+        assert params[f"{k}.weight"].update_ratio == pytest.approx(ratio, rel=1e-6)
+    assert grads[1] > 0
+    assert p.latest.entries[0].grad_norm == pytest.approx(linear, rel=1e-6)  # the paired entry: the Linear's W
+    snaps, _ = load_recording(out)
+    read = {q.name: q for q in snaps[-1].params}
+    assert set(read) == set(params)
+    for name, q in params.items():
+        assert read[name].grad_norm == pytest.approx(q.grad_norm, rel=1e-6)
+        assert read[name].update_ratio == pytest.approx(q.update_ratio, rel=1e-6)
+
+
+def test_a_blocked_reader_drops_snapshots_says_so_once_and_the_loop_goes_on(tmp_path):
+    """The writer's queue is bounded: while its thread is stuck in a write (a stream whose write waits on an
+    event), the training loop never waits; what does not fit is dropped, counted and reported once."""
+    import io
+    import threading
+
+    from gradtui.probe._writer import QUEUE
+    from gradtui.record import load_recording
+
+    class Stuck(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.entered, self.gate = threading.Event(), threading.Event()
+
+        def write(self, s: str) -> int:
+            self.entered.set()
+            assert self.gate.wait(30), "never released"
+            return super().write(s)
+
+    stream = Stuck()
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    extra = 5
+    with pytest.warns(ProbeWarning, match="behind") as caught:
+        p = gradtui.probe(model, opt, every=1, out=stream)
+        train(model, opt, 1, probe=p)
+        assert stream.entered.wait(30)  # the writer thread is now inside write(), and stays there
+        train(model, opt, QUEUE + extra, probe=p)  # QUEUE snapshots wait in the queue, the rest are dropped
+        assert p.steps == QUEUE + extra + 1 and len(p.snapshots) == QUEUE + extra + 1
+        stream.gate.set()
+        assert p.flush()
+        p.close()
+    said = [str(w.message) for w in caught if issubclass(w.category, ProbeWarning)]
+    assert len(said) == 1 and "not written" in said[0], said  # at the first one dropped, and not again
+    path = tmp_path / "copy.jsonl"
+    path.write_text(stream.getvalue())
+    snaps, _ = load_recording(path)
+    assert [s.step for s in snaps] == list(range(1, QUEUE + 2))  # the first and the queued ones, in order

@@ -140,7 +140,19 @@ def test_hugging_face_trainer_callback(tmp_path):
         dataloader_num_workers=0, optim="sgd", lr_scheduler_type="constant", max_grad_norm=0.0,
     )  # fmt: skip
     cb = GradtuiCallback(every=5, out=str(out))
-    trainer = transformers.Trainer(model=HFNet(), args=args, train_dataset=Data(), callbacks=[cb])
+    model = HFNet()
+    seen: list[float] = []
+
+    class Seen(transformers.TrainerCallback):  # the gradient where the Trainer is about to step with it
+        def on_pre_optimizer_step(self, args, state, control, **kwargs):
+            seen.append(float(torch.linalg.vector_norm(model.net.fc1.weight.grad, dtype=torch.float64)))
+
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=Data(), callbacks=[cb, Seen()])
     trainer.train()
     _check(out, [1, 5, 10])
     assert cb.probe is not None and cb.probe.steps == STEPS
+    assert len(seen) == STEPS
+    fc1 = next(e for e in cb.probe.latest.entries if e.name == "net.fc1")
+    assert math.isclose(fc1.grad_norm, seen[9], rel_tol=1e-6)  # step 10's gradient, as direct torch computes it
+    first = next(e for e in cb.probe.snapshots[0].entries if e.name == "net.fc1")
+    assert math.isclose(first.grad_norm, seen[0], rel_tol=1e-6)

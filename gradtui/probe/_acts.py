@@ -80,7 +80,7 @@ class Call:
 
 
 def _t(z: Tensor, x: float) -> Tensor:
-    return torch.tensor(x, dtype=z.dtype, device=z.device)
+    return torch.full((), x, dtype=z.dtype, device=z.device)  # filled in on the device: no host-to-device copy
 
 
 @functools.lru_cache(maxsize=32)

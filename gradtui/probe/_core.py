@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import sys
 import time
 import warnings
 import weakref
@@ -32,7 +34,7 @@ import zlib
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -48,11 +50,12 @@ from ..engine.stats import (
     Entry,
     Event,
     Hist,
+    ParamFigures,
     RunMeta,
     Snapshot,
     round_out,
 )
-from ..fmt import safe_text
+from ..fmt import safe_text, setting
 from . import _measure as M
 from ._acts import Call, lookup
 from ._writer import Writer
@@ -70,6 +73,7 @@ _NORM_CHANNELS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNo
                   nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)  # fmt: skip
 _NORM = (*_NORM_CHANNELS, nn.LayerNorm, nn.LocalResponseNorm, *((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ()))
 _ACT_MODULES = (nn.PReLU,)  # activations with parameters: not "parametrised modules" of their own
+PARAM = "\x00"  # the key prefix of a parameter array reported on its own (a PReLU's slopes: Snapshot.params)
 
 
 class ProbeWarning(RuntimeWarning):
@@ -236,7 +240,7 @@ class Probe:
         optimizer: torch.optim.Optimizer | Iterable[torch.optim.Optimizer] | None = None,
         *,
         every: int = 50,
-        out: str | None = None,
+        out: str | os.PathLike[str] | IO[str] | None = None,
         run: str = "",
         dead_window: int = 4,
         update_ratio: bool = True,
@@ -286,7 +290,8 @@ class Probe:
         self._loss_sum: Any = 0.0
         self._loss_n = 0
         self._loss_bad: Any = -1  # the first step whose loss was not finite (a device tensor when losses are)
-        self._acc: list[Any] = []
+        self._acc_sum: Any = 0.0  # the accuracies given since the last written step: a running (device) sum
+        self._acc_n = 0
         self._test: tuple[int, Any, Any] | None = None
         self._last_grads: tuple[int, dict[str, tuple[float, float, float, float]]] | None = None
         self._last_time = time.perf_counter()
@@ -320,7 +325,7 @@ class Probe:
         if summary is None:
             summary = f"{type(inner).__name__} {_human(n)} params"
             if opt_name:
-                summary += f", {opt_name}" + (f" lr {lr:g}" if math.isfinite(lr) else "")
+                summary += f", {opt_name}" + (f" lr {setting(lr)}" if math.isfinite(lr) else "")
         return safe_text(summary, 200), opt_name, lr
 
     def _event(self, kind: str, text: str, step: int) -> None:
@@ -334,7 +339,12 @@ class Probe:
         if key in self._said:
             return
         self._said.add(key)
-        warnings.warn(f"gradtui.probe: {message}", ProbeWarning, stacklevel=4)
+        text = f"gradtui.probe: {message}"
+        try:  # a warnings filter set to "error" (or a broken showwarning) must not stop the training loop
+            warnings.warn(text, ProbeWarning, stacklevel=4)
+        except Exception:  # noqa: BLE001 - reporting must never raise into the user's loop
+            with contextlib.suppress(Exception):  # no stderr either: stay silent rather than crash
+                sys.stderr.write(text + "\n")
 
     def _fail(self, where: str, e: BaseException) -> None:
         """A hook failed: stop measuring for good (the training goes on) and say why, once."""
@@ -648,6 +658,15 @@ class Probe:
             data.grads[name] = (w_sq if w_sq is not None else zero * math.nan, b_sq if saw_bias else None)
             if before:
                 data.before[name] = before
+        for name, m in self.model.named_modules():  # a PReLU's slopes: not an entry's W (its entry is the layer
+            if not isinstance(m, _ACT_MODULES):  # it follows, as in the engine), so a parameter array of their own
+                continue
+            for pname, p in _own_params(m):
+                if p.grad is not None:
+                    key = PARAM + (f"{name}.{pname}" if name else pname)
+                    data.grads[key] = (M.sq_norm(p.grad), None)
+                    if copy:
+                        data.before[key] = [(p, p.detach().clone())]
         data.grads_read = True
 
     # ---- the user's step ------------------------------------------------------------------------------------------
@@ -671,7 +690,9 @@ class Probe:
         try:
             self._take_loss(loss, n)
             if accuracy is not None:
-                self._acc.append(_number(accuracy))
+                a = _number(accuracy)
+                self._acc_sum = self._acc_sum + (a.to(F64) if isinstance(a, torch.Tensor) else a)
+                self._acc_n += 1
             if test_loss is not None or test_accuracy is not None:
                 self._test = (n, _number(test_loss), _number(test_accuracy))
         except (TypeError, ValueError, RuntimeError) as e:  # a figure that is not a number: said once, left out
@@ -702,7 +723,7 @@ class Probe:
             value = loss.detach().to(F64).reshape(-1).mean()
             bad = ~torch.isfinite(value)
             if not isinstance(self._loss_bad, torch.Tensor):
-                self._loss_bad = torch.tensor(self._loss_bad, dtype=torch.int64, device=value.device)
+                self._loss_bad = torch.full((), self._loss_bad, dtype=torch.int64, device=value.device)
             self._loss_bad = torch.where(bad & (self._loss_bad < 0), n, self._loss_bad)
         else:
             value = float(loss)  # type: ignore[assignment]
@@ -722,14 +743,15 @@ class Probe:
         names = list(self._specs)
         combine = False
         if self._world > 1:  # the ranks combine only figures laid out alike (one small collective says so)
-            combine = _same_everywhere(self._signature(data, names), self._group, self._device(data))
+            signed = names + ([k for k in data.grads if k.startswith(PARAM)] if data is not None else [])
+            combine = _same_everywhere(self._signature(data, signed), self._group, self._device(data))
             if not combine:
                 self._pending.append(("ranks", "the ranks measured different modules (a branch taken on one "
                                                "rank?): the figures written are rank 0's own"))  # fmt: skip
         pack = _Pack((self._group if self._group is not None else _WORLD) if combine else None)
         loss_slots = self._pack_loss(pack, self._device(data))
         if data is not None:
-            self._pack_step(data, names, pack)
+            self._pack_step(data, names + [k for k in data.grads if k.startswith(PARAM)], pack)
         figures = pack.read()
         snap = self._snapshot(n, data, names, pack, figures, loss_slots)
         self._data = None
@@ -752,18 +774,19 @@ class Probe:
         p = next(self.model.parameters(), None)
         return p.device if p is not None else torch.device("cpu")
 
-    def _pack_loss(self, pack: _Pack, dev: torch.device) -> tuple[int, int]:
-        def t(x: Any) -> Tensor:
-            return x.to(dev, F64).reshape(()) if isinstance(x, torch.Tensor) else torch.tensor(float(x), dtype=F64,
-                                                                                               device=dev)  # fmt: skip
+    def _pack_loss(self, pack: _Pack, dev: torch.device) -> tuple[int, int, int]:
+        def t(x: Any) -> Tensor:  # a Python number is filled in on the device: no host-to-device copy
+            return x.to(dev, F64).reshape(()) if isinstance(x, torch.Tensor) else torch.full((), float(x), dtype=F64,
+                                                                                             device=dev)  # fmt: skip
 
         bad = self._loss_bad
-        never = torch.tensor(math.inf, dtype=F64, device=dev)
-        first_bad = torch.where(t(bad) > 0, t(bad), never)
+        first_bad = torch.where(t(bad) > 0, t(bad), math.inf)
         sums = pack.add("sum", torch.stack([t(self._loss_sum), t(self._loss_n)]))
         worst = pack.add("max", (-first_bad).reshape(1))  # MAX of -step: the earliest bad step of any rank
+        acc = pack.add("rep", torch.stack([t(self._acc_sum), t(self._acc_n)]))  # this rank's, as before
         self._loss_sum, self._loss_n = 0.0, 0
-        return sums, worst
+        self._acc_sum, self._acc_n = 0.0, 0
+        return sums, worst, acc
 
     def _signature(self, data: _StepData | None, names: list[str]) -> int:
         """What this rank measured, as a number: the ranks combine only figures laid out alike."""
@@ -800,7 +823,8 @@ class Probe:
                 assert a.h_s1 is not None and a.h_s2 is not None and a.h_bad is not None and a.z_bad is not None
                 assert a.h_a is not None
                 dev = a.z_m.device
-                num = torch.tensor([a.numel, a.h_n, a.n_examples], dtype=F64, device=dev)
+                num = torch.stack([torch.full((), float(v), dtype=F64, device=dev) for v in (a.numel, a.h_n,
+                                                                                            a.n_examples)])  # fmt: skip
                 scalars = torch.stack([a.sat, a.z_bad, a.h_bad, a.h_s1, a.h_s2])
                 alive = a.alive if a.alive is not None else num[:0]
                 pack.slot(name, "act", pack.add("sum", torch.cat([num, scalars, a.pre_counts, a.counts, alive])))
@@ -809,7 +833,7 @@ class Probe:
                     pack.slot(name, "alpha", pack.add("rep", a.alpha_mean.reshape(1)))
             s = data.signal.get(name)
             if s is not None:
-                batch = torch.tensor([float(data.batch.get(name, 1))], dtype=F64, device=s.device)
+                batch = torch.full((1,), float(data.batch.get(name, 1)), dtype=F64, device=s.device)
                 pack.slot(name, "sig", pack.add("sum", torch.cat([(s / (world * world)).reshape(1), batch])))
             g = data.grads.get(name)
             if g is not None:
@@ -836,7 +860,7 @@ class Probe:
         names: list[str],
         pack: _Pack,
         fig: np.ndarray,
-        loss_slots: tuple[int, int],
+        loss_slots: tuple[int, int, int],
     ) -> Snapshot | None:
         nan = math.nan
         loss_sum, loss_n = (float(x) for x in pack.get(fig, loss_slots[0]))
@@ -911,27 +935,26 @@ class Probe:
         now = time.perf_counter()
         sps = (n - self._last_step) / (now - self._last_time) if now > self._last_time else nan
         self._last_time, self._last_step = now, n
-        accuracy = self._mean_acc()
+        acc_sum, acc_n = (float(x) for x in pack.get(fig, loss_slots[2]))
+        accuracy = acc_sum / acc_n if acc_n and 0 <= acc_sum / acc_n <= 1 else None
         test_step, test_loss, test_acc = n, nan, None
         if self._test is not None:
             test_step, tl, ta = self._test
             test_loss = float(tl) if tl is not None else nan
             test_acc = float(ta) if ta is not None else None
         self._seq += 1
+        params = []
+        for key, slot in pack.named.items():  # parameter arrays of their own (a PReLU's slopes)
+            if key[1] == "grad" and key[0].startswith(PARAM):
+                w_sq, _, _, p_ratio, _, _ = (float(x) for x in pack.get(fig, slot))
+                params.append(ParamFigures(safe_text(key[0][len(PARAM) :], NAME_LIMIT), math.sqrt(w_sq), p_ratio))
         return Snapshot(
             step=n, run_step=n, loss=loss, accuracy=accuracy, test_loss=test_loss, test_accuracy=test_acc,
             config=None, entries=tuple(entries), seq=self._seq, run=self.run, source="probe", axis="module",
+            params=tuple(params),
             meta=self.meta, events=tuple(self._events), vanishing_ratio=vanishing, diverged=self._diverged,
             steps_per_sec=sps, grad_step=grad_step, probe_step=n, test_step=test_step,
         )  # fmt: skip
-
-    def _mean_acc(self) -> float | None:
-        if not self._acc:
-            return None
-        vals = [float(a) for a in self._acc]
-        self._acc = []
-        v = sum(vals) / len(vals)
-        return v if 0 <= v <= 1 else None
 
     def _act_figures(self, spec: _Spec, pack: _Pack, fig: np.ndarray, n: int) -> tuple[dict[str, Any], bool]:
         info = spec.act
@@ -1142,7 +1165,8 @@ def _group(g: Any) -> Any:
 
 
 def _same_everywhere(signature: int, group: Any, dev: torch.device) -> bool:
-    sig = torch.tensor([signature, -signature], dtype=torch.int64, device=dev)
+    sig = torch.full((2,), signature, dtype=torch.int64, device=dev)
+    sig[1:].neg_()  # (signature, -signature), filled in on the device
     dist.all_reduce(sig, op=dist.ReduceOp.MAX, group=group)
     high, low = sig.tolist()
     return bool(high == -low)
@@ -1153,7 +1177,7 @@ def probe(
     optimizer: torch.optim.Optimizer | Iterable[torch.optim.Optimizer] | None = None,
     *,
     every: int = 50,
-    out: str | None = None,
+    out: str | os.PathLike[str] | IO[str] | None = None,
     run: str = "",
     dead_window: int = 4,
     update_ratio: bool = True,
@@ -1170,12 +1194,12 @@ def probe(
 
     ``every``: measure and write the first step and every ``every``-th (between them the probe costs nothing
     measurable and never synchronises with the device). ``out``: the recording (``gradtui watch FILE`` shows it
-    while it grows; under torch.distributed rank 0 writes it); None keeps the snapshots in ``probe.snapshots``
-    only. ``optimizer``: one or several; their step pre-hook reads the gradients (after AMP unscaling and
-    clipping). ``dead_window``: a unit is dead when f'(z) = 0 for every example of that many measured batches in a
-    row. ``update_ratio``: copy the weights on measured steps for ||dW|| / ||W|| (turn off to save the memory).
-    ``summary``: the run in words for the status line (default: the model's class, its parameter count, the
-    optimizer and its lr).
+    while it grows; under torch.distributed rank 0 writes it), a path or an open text stream (flushed, never
+    closed); None keeps the snapshots in ``probe.snapshots`` only. ``optimizer``: one or several; their step
+    pre-hook reads the gradients (after AMP unscaling and clipping). ``dead_window``: a unit is dead when f'(z) = 0
+    for every example of that many measured batches in a row. ``update_ratio``: copy the weights on measured steps
+    for ||dW|| / ||W|| (turn off to save the memory). ``summary``: the run in words for the status line (default:
+    the model's class, its parameter count, the optimizer and its lr).
     """
     return Probe(
         model, optimizer, every=every, out=out, run=run, dead_window=dead_window, update_ratio=update_ratio,

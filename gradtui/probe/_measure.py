@@ -127,7 +127,7 @@ def out_range(info: ActivationInfo, a: Tensor) -> tuple[Tensor, Tensor]:
     out as the engine's (``round_out``)."""
     if info.bounds is not None:
         b0, b1 = info.bounds
-        return torch.tensor(b0, dtype=F64, device=a.device), torch.tensor(b1, dtype=F64, device=a.device)
+        return torch.full((), b0, dtype=F64, device=a.device), torch.full((), b1, dtype=F64, device=a.device)
     if info.nonneg:
         return torch.zeros((), dtype=F64, device=a.device), torch.where(a > 0, round_out(a), torch.ones_like(a))
     return sym_range(a)

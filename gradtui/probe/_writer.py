@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+from typing import IO
 
 from ..engine.stats import Snapshot
 from ..record import Recorder, RecordingWriteError
@@ -22,8 +23,14 @@ _STOP = object()
 
 
 class Writer:
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
+    def __init__(self, target: str | os.PathLike[str] | IO[str]) -> None:
+        """``target``: a path (its folder is created), or an open text stream (flushed, never closed)."""
+        self._stream: IO[str] | None = None
+        if isinstance(target, (str, os.PathLike)):
+            self.path = os.fspath(target)
+        else:
+            self._stream = target
+            self.path = str(getattr(target, "name", "the stream"))
         self.problem: str | None = None  # one sentence, set by the thread when a write failed
         self.dropped = 0  # snapshots not written because the thread was behind
         self.written = 0
@@ -55,6 +62,8 @@ class Writer:
             self._cond.notify_all()
 
     def _open(self) -> Recorder | None:
+        if self._stream is not None:
+            return Recorder(self._stream)
         try:
             folder = os.path.dirname(self.path)
             if folder:

@@ -10,7 +10,7 @@ import math
 from rich.text import Text
 
 from ...fmt import num, pct
-from ..draw import LEVELS, Part, fit, short_name, spark
+from ..draw import LEVELS, Part, distinct_names, fit, label_width, short_name, spark
 from .base import ListingPanel, ProbePanel
 
 
@@ -31,20 +31,33 @@ class ActivationStrips(ListingPanel, ProbePanel):
         entries = s.entries
         rows = self.rows(height)
         label_w = min(max((len(entries[i].name) for i in rows), default=2) + 2, max(4, width // 3))
+        row_names = [entries[i].name for i in rows]
+        label_w = 2 + label_width(row_names, label_w - 2, min(max(map(len, row_names), default=1), width // 2))
         stale = s.stale(s.probe_step)
         stats_w = 16 if width - label_w >= 16 + 6 else 0
         bar_w = max(1, width - label_w - stats_w)
         out = Text(no_wrap=True, overflow="crop")
+        labels = dict(zip(rows, distinct_names([entries[i].name for i in rows], label_w - 2)))
         for k, i in enumerate(reversed(rows)):
             e = entries[i]
             if k:
                 out.append("\n")
             sel = i == v.selected
-            name = short_name(e.name, label_w - 2)
+            name = labels[i]
             line: list[Part] = [(f"{'▶' if sel else ' '}{name:<{label_w - 1}}", "bold" if sel else "dim", 0)]
             if e.hist is None:
-                missing = "not kept at this step" if s.axis == "time" else "no activation here"
-                line.append((f"—  {missing}" if width - label_w >= len(missing) + 3 else "—", "dim", 0))
+                # say what is true: a step whose histogram is not kept, a module without an activation, or an
+                # activation that has no histogram in this snapshot (not measured, or not recorded)
+                forms: tuple[str, ...]
+                if s.axis == "time":
+                    forms = ("not kept at this step",)
+                elif e.act is None:
+                    forms = ("no activation here",)
+                else:
+                    forms = ("no histogram at this step", "no histogram")
+                room = width - label_w - 3
+                missing = next((f for f in forms if len(f) <= room), "")
+                line.append((f"—  {missing}" if missing else "—", "dim", 0))
             else:
                 style = "dim" if stale else pal.style("hist", bold=sel)
                 line.append((spark(e.hist.counts, bar_w), style, 2))

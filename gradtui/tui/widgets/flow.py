@@ -9,7 +9,7 @@ import math
 from rich.text import Text
 
 from ...fmt import sci
-from ..draw import decade_range, fit, hbar, log10, short_name
+from ..draw import decade_range, distinct_names, fit, hbar, label_width, log10, short_name
 from .base import ListingPanel
 
 
@@ -43,9 +43,12 @@ class GradientFlow(ListingPanel):
         rows = self.rows(height)
         label_w = max(len(entries[i].name) for i in rows) + 1 if rows else 2
         label_w = min(label_w, max(4, width // 3))
+        row_names = [entries[i].name for i in rows]
+        label_w = 1 + label_width(row_names, label_w - 1, min(max(map(len, row_names), default=1), width // 2))
         show_sig = s.axis != "time" and width - label_w - 1 >= 4 + 9 + 13
         numbers_w = 9 + (13 if show_sig else 0)
         bar_w = max(1, width - label_w - 1 - numbers_w)
+        labels = dict(zip(rows, distinct_names([entries[i].name for i in rows], label_w - 1)))
         for i in reversed(rows):  # the last entry on top, the first at the bottom
             e = entries[i]
             g = logs[i]
@@ -53,7 +56,7 @@ class GradientFlow(ListingPanel):
             ratio = flows[i] / top if top and top > 0 else math.nan
             selected = i == v.selected
             mark = "▶" if selected else "!" if i in v.marks else " "
-            name = short_name(e.name, label_w - 1)
+            name = labels[i]
             out.append("\n")
             out.append_text(
                 fit(

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from rich.text import Text
 
-from ..draw import short_name
+from ..draw import distinct_names, label_width
 from ..palette import SHADES
 from .base import ListingPanel
 
@@ -53,6 +53,8 @@ class GradientHeatmap(ListingPanel):
         entries = v.snap.entries
         rows = self.rows(height)
         label_w = min(max((len(entries[i].name) for i in rows), default=2) + 1, max(3, width // 4))
+        row_names = [entries[i].name for i in rows]
+        label_w = 1 + label_width(row_names, label_w - 1, min(max(map(len, row_names), default=1), width // 3))
         cols = max(1, width - label_w)
         h = v.history
         out = Text(no_wrap=True, overflow="crop")
@@ -68,8 +70,9 @@ class GradientHeatmap(ListingPanel):
         for hit in marks_at:
             marks.append("▼" if hit else " ", style=v.palette.style("accent", bold=True) if hit else "")
         out.append_text(marks)
+        labels = dict(zip(rows, distinct_names([entries[i].name for i in rows], label_w - 1)))
         for i in reversed(rows):
-            name = short_name(entries[i].name, label_w - 1)
+            name = labels[i]
             out.append("\n")
             out.append(f"{name:<{label_w}}", style="bold" if i == v.selected else "dim")
             run_level, run_len = -2, 0

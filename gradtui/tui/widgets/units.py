@@ -7,7 +7,7 @@ import numpy as np
 from rich.text import Text
 
 from ...fmt import count, pct
-from ..draw import append_runs, fit, hbar, short_name
+from ..draw import append_runs, distinct_names, fit, hbar, label_width
 from .base import ListingPanel, ProbePanel
 
 
@@ -49,11 +49,14 @@ class UnitsPanel(ListingPanel, ProbePanel):
         out.append_text(fit(head, width))
         rows = self.rows(height)
         label_w = min(max((len(entries[i].name) for i in rows), default=2) + 2, max(4, width // 3))
+        row_names = [entries[i].name for i in rows]
+        label_w = 2 + label_width(row_names, label_w - 2, min(max(map(len, row_names), default=1), width // 2))
         bar_w = max(1, (width - label_w - 30) // 2)
+        labels = dict(zip(rows, distinct_names([entries[i].name for i in rows], label_w - 2)))
         for i in reversed(rows):
             e = entries[i]
             out.append("\n")
-            name = short_name(e.name, label_w - 2)
+            name = labels[i]
             dead_text = f"dead {e.dead_count:>4}/{e.units:<4} {pct(e.dead_fraction):>4} " if e.dead is not None else (
                 f"{'cannot die':<19}")  # fmt: skip
             out.append_text(
