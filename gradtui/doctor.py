@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import statistics
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -40,11 +41,11 @@ from .engine.data import DATASETS, make_dataset
 from .engine.init import parse_init
 from .engine.stats import Entry, GateStats, Snapshot
 from .engine.trainer import Change
-from .fmt import num, pct, safe_text, sci
+from .fmt import num, pct, safe_text, sci, setting
 
 __all__ = [
     "Alert", "Doctor", "Fix", "RULES", "Rule", "Trend", "Window", "diagnose", "diagnose_window", "loss_trend",
-    "one_line",
+    "one_line", "shorter",
 ]  # fmt: skip
 
 Level = Literal["error", "warning", "info"]
@@ -75,6 +76,7 @@ UPDATE_LARGE = 1e-2  # updates ten times the healthy size, on a flat loss: the s
 AT_BASELINE = 0.1  # a loss within 10 % of a task's baseline is at it
 GATE_SHUT = 0.5  # most of a gate's entries (probe set, every step) below 0.05: the gate is shut
 GATE_CANDIDATE_SATURATED = 0.5  # most of the candidate's entries beyond +-0.9: it sits in tanh's flat tails
+GATE_CHANGES = 0.05  # a gate's share shut (or saturated) at step T and at step 1 this far apart: said, through time
 
 # a learning rate that ReLU + He takes without diverging, per optimiser: measured on every dataset at depths 4 and 10
 # (500 steps, seed 0); the regression (sine) needs a hundredth of it with SGD and momentum (0.01 diverges)
@@ -126,6 +128,7 @@ class Alert:
     entry: str | None = None  # the name of the entry it is about ("L1", "t=1", "encoder.fc1"), if one
     index: int | None = None  # its 1-based index along the snapshot's axis
     explains: tuple[str, ...] = ()  # the keys of the alerts merged into this one
+    short: str = ""  # the evidence in fewer words, the same figures ("" : ``shorter(evidence)``)
 
     @property
     def text(self) -> str:
@@ -133,16 +136,55 @@ class Alert:
 
     @property
     def forms(self) -> tuple[str, ...]:
-        """The sentence, longest first, for a line that is short of room: evidence, cause and fix; evidence and
-        fix; the evidence alone. (The cause goes first: the figure and what to do matter most.)"""
+        """The sentence for a line that is short of room, the preferred first: evidence, cause and fix; evidence
+        and fix; the short evidence and the fix; the evidence; the short evidence; its first clause. (The cause
+        goes first: the figure and what to do matter most.) Every form keeps its numbers whole."""
         fix = self.fix.text if self.fix else ""
-        out = [self.text, DASH.join(p for p in (self.evidence, fix) if p), self.evidence]
+        short = shorter(self.short or self.evidence)
+        out = [
+            self.text,
+            DASH.join(p for p in (self.evidence, fix) if p),
+            DASH.join(p for p in (short, fix) if p),
+            self.evidence,
+            short,
+            short.split("; ")[0],
+        ]
         return tuple(dict.fromkeys(p for p in out if p))
 
     @property
     def layer(self) -> int | None:
         """The entry's index (the name the first dashboard used)."""
         return self.index
+
+
+# a sentence in fewer columns, by rule (the alerts line at 60 columns has 55): parentheses go, then the usual
+# abbreviations; no rule touches a number
+_SHORTER: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(a), b)
+    for a, b in (
+        (r" \([^()]*\)", ""),  # a parenthesis: the healthy range, "median of the last 3", "37 died in training"
+        (r"\blayer (\d+)", r"L\1"),
+        (r"'s gradient signal\b", "'s signal"),
+        (r"\bthe gradient reaching step (\d+)", r"step \1's gradient"),
+        (r"\bthe loss is flat at\b", "loss flat at"),
+        (r"\bthe loss (is|rose)\b", r"loss \1"),
+        (r"\b(one step changes|each step changes|steps change) the weights by\b", "steps change W by"),
+        (r"\bof the weights\b", "of W"),
+        (r"\bthe chance level\b", "chance"),
+        (r"\bthe loss of predicting the mean\b", "mean-guess loss"),
+        (r"\bthe output layer\b", "the output"),
+        (r"\bwent NaN/Inf\b", "NaN/Inf"),
+        (r", accuracy\b", ", acc"),
+        (r"\b(?:[\w-]+\.){2,}([\w-]+\.[\w-]+)\b", r"…\1"),  # a module's path: its last two names
+    )
+)
+
+
+def shorter(text: str) -> str:
+    """``text`` in fewer columns by the rules above ("layer 3" is "L3", parentheses go); its numbers unchanged."""
+    for pattern, repl in _SHORTER:
+        text = pattern.sub(repl, text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -417,7 +459,7 @@ def _relu_he_fix(w: Window) -> Fix | None:
     safe = _safe_lr(c)
     if c.lr > safe:
         changes.append(Change("lr", safe))
-        text += f" and lr {num(safe)}"
+        text += f" and lr {setting(safe)}"
     return Fix(text, tuple(changes))
 
 
@@ -437,9 +479,9 @@ def _lr_fix(w: Window, factor: float, *, cap: bool = False) -> Fix | None:
     if cap and w.config is not None:
         new = min(new, _safe_lr(w.config))
     new = _nice(new)
-    text = f"{'lower' if new < lr else 'raise'} the lr to {num(new)}"
+    text = f"{'lower' if new < lr else 'raise'} the lr to {setting(new)}"
     if w.config is None:
-        return Fix(text + f" (now {num(lr)})")
+        return Fix(text + f" (now {setting(lr)})")
     return Fix(text, (Change("lr", new),))
 
 
@@ -453,12 +495,23 @@ def _first(*fixes: Callable[[], Fix | None]) -> Fix | None:
 
 
 def _lstm_fix(w: Window) -> Fix | None:
-    """A vanilla RNN's cure for forgetting: an LSTM (in words only for a run without engine settings)."""
+    """A vanilla RNN's cure for forgetting: an LSTM (in words only for a run without engine settings), with the
+    settings it needs that are not in place: a forget-gate bias of 1 (a switch between cells keeps the bias an
+    earlier LSTM was given) and gradient clipping."""
     if w.model != "rnn":
         return None
-    if w.config is None:
+    c = w.config
+    if c is None:
         return Fix("use an LSTM or GRU")
-    return Fix("switch to an LSTM", (Change("model", "lstm"),))
+    changes = [Change("model", "lstm")]
+    extra = []
+    if c.forget_bias < 1.0:
+        changes.append(Change("forget_bias", 1.0))
+        extra.append("forget-gate bias 1")
+    if c.clip == 0:
+        changes.append(Change("clip", CLIP_TO))
+        extra.append(f"clip {setting(CLIP_TO)}")
+    return Fix("switch to an LSTM" + (f" ({', '.join(extra)})" if extra else ""), tuple(changes))
 
 
 def _forget_bias_fix(w: Window) -> Fix | None:
@@ -486,6 +539,7 @@ class Finding:
     entry: Entry | None = None
     value: float = math.nan  # the figure itself
     from_start: bool | None = None  # present at this network's first measurement (None: not a matter of time)
+    short: str = ""  # the evidence in fewer words, the same figures, for a narrow line ("": ``shorter(evidence)``)
 
 
 Check = Callable[[Window], "Finding | None"]
@@ -562,7 +616,7 @@ def _diverged_cause(w: Window, f: Finding) -> str:
     early = _exploded_first(w)
     if early is not None:
         return f"it exploded {'from the start' if early.from_start else 'first'} ({early.evidence.split(': ', 1)[1]})"
-    return f"the steps overshoot (lr {num(w.lr)})"
+    return f"the steps overshoot (lr {setting(w.lr)})"
 
 
 def _diverged_fix(w: Window, f: Finding) -> Fix | None:
@@ -603,7 +657,7 @@ def _exploding_cause(w: Window, f: Finding) -> str:
     if w.axis == "time":
         return f"{what} at every step back in time"
     if not f.from_start:
-        return f"training grew the weights (lr {num(w.lr)})"
+        return f"training grew the weights (lr {setting(w.lr)})"
     c = w.config
     if c is not None and _init_fix(w) is not None:
         return f"{c.init} weights are too large for {w.act_label}: {what} at every layer"
@@ -614,7 +668,7 @@ def _clip_fix(w: Window) -> Fix | None:
     c = w.config
     if c is None or c.clip != 0:
         return None
-    return Fix(f"clip gradients (clip {num(CLIP_TO)})", (Change("clip", CLIP_TO),))
+    return Fix(f"clip gradients (clip {setting(CLIP_TO)})", (Change("clip", CLIP_TO),))
 
 
 def _exploding_fix(w: Window, f: Finding) -> Fix | None:
@@ -662,7 +716,7 @@ def _dead(w: Window) -> Finding | None:
     if worst is None:
         return None
     frac, e, died, in_training = worst
-    also = f"; {layers} layers over {pct(DEAD_FRACTION)}" if layers > 1 else ""
+    also = f"; {layers} {'steps' if w.axis == 'time' else 'layers'} over {pct(DEAD_FRACTION)}" if layers > 1 else ""
     since = f"{died} died in training" if died else "dead from the start"
     return Finding(f"{pct(frac)} of {w.where(e)}'s units are dead ({since}{also})", e, frac, not in_training)
 
@@ -676,14 +730,14 @@ def _label(w: Window, f: Finding) -> str:
 
 def _dead_cause(w: Window, f: Finding) -> str:
     if not f.from_start:
-        return f"big steps (lr {num(w.lr)}) pushed z ≤ 0 on every input, where {_label(w, f)} passes no gradient"
+        return f"big steps (lr {setting(w.lr)}) pushed z ≤ 0 on every input, where {_label(w, f)} passes no gradient"
     return "z ≤ 0 for every input from the start: no gradient reaches them"
 
 
 def _dead_fix(w: Window, f: Finding) -> Fix | None:
     c = w.config
     if c is None:
-        return Fix(f"lower the lr (now {num(w.lr)}) or use LeakyReLU")
+        return Fix(f"lower the lr (now {setting(w.lr)}) or use LeakyReLU")
     if not f.from_start:
         return _lr_fix(w, 0.1)
     return _first(
@@ -726,7 +780,7 @@ def _saturated(w: Window) -> Finding | None:
 def _saturated_cause(w: Window, f: Finding) -> str:
     c = w.config
     if not f.from_start:
-        return f"training pushed z into {_label(w, f)}'s flat tails (lr {num(w.lr)})"
+        return f"training pushed z into {_label(w, f)}'s flat tails (lr {setting(w.lr)})"
     if c is not None and _init_fix(w) is not None:
         return f"{c.init} weights put z in {_label(w, f)}'s flat tails"
     return f"z sits in {_label(w, f)}'s flat tails"
@@ -767,7 +821,8 @@ def _vanishing_cause(w: Window, f: Finding) -> str:
         if w.model == "rnn":
             return "a plain RNN's state forgets: it shrinks at every step back in time"
         if c is not None and c.model == "lstm" and c.forget_bias < 1.0:
-            return (f"the forget gate starts {'half ' if c.forget_bias == 0 else ''}shut (bias {num(c.forget_bias)}):"
+            half = "half " if c.forget_bias == 0 else ""
+            return (f"the forget gate starts {half}shut (bias {setting(c.forget_bias)}):"
                     " the cell state and its gradient shrink at every step")  # fmt: skip
         forget = _gate(w.probe, "forget") if w.probe is not None else None
         if forget is not None:
@@ -775,7 +830,7 @@ def _vanishing_cause(w: Window, f: Finding) -> str:
                     f"(forget gate {num(forget.mean, 2)} on average)")  # fmt: skip
         return "it shrinks at every step back in time"
     if not f.from_start:
-        return f"training shrank it (lr {num(w.lr)})"
+        return f"training shrank it (lr {setting(w.lr)})"
     if w.activation == "sigmoid":
         return "sigmoid's slope (≤ 0.25) shrinks it at every layer"
     if c is not None and _init_fix(w) is not None:
@@ -819,6 +874,7 @@ def _too_fast(w: Window) -> Finding | None:
             f"the loss is flat at {num(t.level)} over {t.steps} steps while each step changes the weights by"
             f" {sci(seg)} (healthy ~{sci(UPDATE_HEALTHY, 1)})",
             value=seg,
+            short=f"steps change the weights by {sci(seg)}; loss flat at {num(t.level)}",
         )
     return None
 
@@ -830,7 +886,8 @@ def _slow(w: Window) -> Finding | None:
         return None
     updates = f"updates are {sci(u)} of the weights (healthy ~{sci(UPDATE_HEALTHY, 1)})"
     if t.kind == "flat":
-        return Finding(f"the loss is flat at {num(t.level)} over {t.steps} steps; {updates}", value=u)
+        return Finding(f"the loss is flat at {num(t.level)} over {t.steps} steps; {updates}", value=u,
+                       short=f"updates {sci(u)} of the weights; loss flat at {num(t.level)}")  # fmt: skip
     return Finding(updates, value=u)
 
 
@@ -895,6 +952,11 @@ def _gates(w: Window) -> Finding | None:
     if not hits:
         return None
     share, g, words = max(hits, key=lambda h: (h[1].name == "forget", h[0]))
+    per_step = g.saturation_steps if g.name == "candidate" else g.low_steps
+    through = ""
+    # saturation through time, where it changes along the steps: at the first step and at the last
+    if per_step is not None and len(per_step) > 1 and abs(per_step[-1] - per_step[0]) >= GATE_CHANGES:
+        through = f"; {pct(per_step[0])} at step 1 → {pct(per_step[-1])} at step {len(per_step)}"
     was, from_start = "", True
     start = w.first_probe
     if start is not None and start is not s:
@@ -903,16 +965,16 @@ def _gates(w: Window) -> Finding | None:
             then = before.saturation if g.name == "candidate" else before.low
             from_start = then > GATE_SHUT
             was = f"; was {pct(then)} at step {start.step}"
-    return Finding(f"{words} (mean {num(g.mean, 2)}{was})", value=share, from_start=from_start)
+    return Finding(f"{words} (mean {num(g.mean, 2)}{through}{was})", value=share, from_start=from_start)
 
 
 def _gates_cause(w: Window, f: Finding) -> str:
     name = next((n for n in GATE_ROLE if f"the {n} " in f.evidence), "")
     c = w.config
     if name == "forget" and c is not None and c.model == "lstm" and c.forget_bias < 1.0 and f.from_start:
-        return f"its bias starts at {num(c.forget_bias)}: {GATE_ROLE[name]}"
+        return f"its bias starts at {setting(c.forget_bias)}: {GATE_ROLE[name]}"
     if not f.from_start:
-        return f"training pushed it there (lr {num(w.lr)}): {GATE_ROLE.get(name, '')}".rstrip(": ")
+        return f"training pushed it there (lr {setting(w.lr)}): {GATE_ROLE.get(name, '')}".rstrip(": ")
     return GATE_ROLE.get(name, "")
 
 
@@ -963,7 +1025,8 @@ def _stale(w: Window) -> Finding | None:
     old = [name for name, at in (("gradient", s.grad_step), ("probe-set", s.probe_step)) if s.stale(at)]
     if not old:
         return None
-    return Finding(f"the {' and '.join(old)} figures are from before the rebuild at step {s.build_step}")
+    return Finding(f"the {' and '.join(old)} figures are from before the rebuild at step {s.build_step}",
+                   short=f"figures from before the rebuild at step {s.build_step}")  # fmt: skip
 
 
 def _no_words(w: Window, f: Finding) -> str:
@@ -991,11 +1054,13 @@ RULES: tuple[Rule, ...] = (
         "too_fast",
         "warning",
         _too_fast,
-        lambda w, f: f"the lr ({num(w.lr)}) overshoots",
+        lambda w, f: f"the lr ({setting(w.lr)}) overshoots",
         lambda w, f: _lr_fix(w, 0.1),
         explains=("stuck",),
     ),  # fmt: skip
-    Rule("slow", "warning", _slow, lambda w, f: f"the lr ({num(w.lr)}) is too small", _slow_fix, explains=("stuck",)),
+    Rule(
+        "slow", "warning", _slow, lambda w, f: f"the lr ({setting(w.lr)}) is too small", _slow_fix, explains=("stuck",)
+    ),
     Rule("stuck", "warning", _stuck, _stuck_cause, _no_fix, alone=True),
     Rule("converged", "info", _converged, _no_words, _no_fix, explains=WARNINGS),
     Rule("healthy", "info", _healthy, _no_words, _no_fix, alone=True),
@@ -1059,6 +1124,7 @@ def diagnose_window(snaps: Iterable[Snapshot] | Window) -> list[Alert]:
             rule.fix(w, f),
             e.name if e is not None else None,
             e.index if e is not None else None,
+            short=f.short,
         )
         found.append((alert, f.from_start, frozenset({rule.key})))
     return _merge(found)

@@ -19,7 +19,7 @@ from .engine import Change, Config, Snapshot
 
 __all__ = [
     "ApplyChange", "Capabilities", "Command", "Pause", "Play", "PlaySpeed", "Problem", "Restart", "Seek", "SeekBy",
-    "SeekEvent", "SetRate", "SetRuns", "SetSpeedCap", "SnapshotSource", "SourceState", "StepOnce", "Update",
+    "SeekEvent", "SetRate", "SetRuns", "SetSpeedCap", "SnapshotSource", "SourceState", "StepOnce", "Update", "why_not",
 ]  # fmt: skip
 
 
@@ -179,15 +179,35 @@ class SnapshotSource(Protocol):
     def close(self) -> None: ...
 
 
+def why_not(caps: Capabilities, need: str) -> str:
+    """Why a source with ``caps`` cannot do what needs ``need`` ("change", "fork", "seek"), in words; "" if it
+    can. The words follow from the capabilities: a seekable source is a recording, a live one that cannot be
+    changed is a run gradtui does not train (the PyTorch probe)."""
+    recording = caps.can_seek
+    if need == "change" and not caps.can_change:
+        if recording:
+            return "this is a recording: it cannot be changed (train it live to change it)"
+        return "this run is not trained by gradtui: its settings cannot be changed here"
+    if need == "fork" and not caps.can_fork:
+        if recording:
+            return "a recording cannot be forked into twins (train it live to fork it)"
+        return "this run is not trained by gradtui: it cannot be forked into twins"
+    if need == "seek" and not caps.can_seek:
+        return "a live run has no cursor to move (R records it; gradtui replay FILE has one)"
+    return ""
+
+
 def refuse(command: Command, caps: Capabilities) -> Problem | None:
     """The Problem for a command that ``caps`` cannot do (the words say why), else None."""
-    if isinstance(command, (ApplyChange, Pause, StepOnce, SetSpeedCap)) and not caps.can_change:
-        return Problem("this is a recording: it cannot be changed (train it live to change it)", level="warning")
-    if isinstance(command, SetRuns) and not caps.can_fork:
-        return Problem("a recording cannot be forked into twins", level="warning")
-    if isinstance(command, (Seek, SeekBy, SeekEvent, Play, PlaySpeed)) and not caps.can_seek:
-        return Problem("a live run has no cursor to move", level="warning")
-    return None
+    need = ""
+    if isinstance(command, (ApplyChange, Pause, StepOnce, SetSpeedCap, Restart)):
+        need = "change"
+    elif isinstance(command, SetRuns):
+        need = "fork"
+    elif isinstance(command, (Seek, SeekBy, SeekEvent, Play, PlaySpeed)):
+        need = "seek"
+    why = why_not(caps, need) if need else ""
+    return Problem(why, level="warning") if why else None
 
 
 def finite_or_none(x: float | None) -> float | None:

@@ -697,6 +697,53 @@ def test_through_time():
     assert diagnose(sat)[0].evidence == "step 1 is 80% saturated (f′ < 5% of its max; 8 steps over 50%)"
 
 
+def test_dead_units_through_time_are_counted_in_steps_not_layers():
+    entries = tuple(
+        make_layer(t, 16, activation="relu", name=f"t={t}", kind="rnn", dead=8 if t > 2 else 0, dead_step=50,
+                   signal_norm=0.1)
+        for t in range(1, 9)
+    )  # fmt: skip
+    meta = RunMeta(model="rnn", summary="rnn relu 8 steps", optimizer="adam", lr=1e-3)
+    s = replace(make_snapshot(layers=entries, axis="time", meta=meta), config=None)
+    a = next(a for a in diagnose(s) if a.key == "dead")
+    assert a.evidence == "50% of step 3's units are dead (8 died in training; 6 steps over 10%)"
+    assert "layer" not in a.text
+    mlp = make_snapshot(layer_overrides={i: {"dead": 8} for i in (2, 3)})  # the MLP still counts layers
+    assert "; 2 layers over 10%" in next(a for a in diagnose(mlp) if a.key == "dead").evidence
+
+
+def test_the_gates_alert_says_how_a_gate_shuts_through_time():
+    from gradtui.engine.stats import GateStats
+
+    shut = np.linspace(0.2, 0.9, 8)
+    forget = GateStats("forget", 0.1, float(shut.mean()), 0.0, None, np.full(8, 0.1), shut, np.zeros(8))
+    s = time_snapshot(0.5, model="lstm", gates=(forget,))
+    a = next(a for a in diagnose(s) if a.key == "gates")
+    assert a.evidence == (
+        "the forget gate is shut (below 0.05) for 55% of its entries (mean 0.1; 20% at step 1 → 90% at step 8)"
+    )
+    older = time_snapshot(0.5, model="lstm", gates=(replace(forget, low_steps=None, high_steps=None),))  # a recording
+    assert next(a for a in diagnose(older) if a.key == "gates").evidence.endswith("of its entries (mean 0.1)")
+    even = time_snapshot(0.5, model="lstm", gates=(replace(forget, low_steps=np.full(8, 0.55)),))  # no change in time
+    assert next(a for a in diagnose(even) if a.key == "gates").evidence.endswith("of its entries (mean 0.1)")
+
+
+def test_the_lstm_the_doctor_proposes_has_forget_bias_1_and_clipping_even_after_g_and_no_clip():
+    # g set the LSTM's forget bias to 0, c turned clipping off, M went back to the RNN: the settings a switch between
+    # cells keeps; the fix's LSTM must not start with them (it would alert "forget-gate bias 1" at once)
+    rnn = Config.for_model("rnn", forget_bias=0.0, clip=0.0, seq_len=100, probe_size=64)
+    run = train(rnn, 0, 50)
+    fix = run.alert("vanishing").fix
+    assert fix is not None and fix.text == "switch to an LSTM (forget-gate bias 1, clip 1)"
+    assert changes_of(run, "vanishing") == {"model": "lstm", "forget_bias": 1.0, "clip": 1.0}
+    twin = fix.apply(rnn)
+    assert (twin.model, twin.forget_bias, twin.clip, twin.seq_len) == ("lstm", 1.0, 1.0, 100)
+    alerts = train(twin, 0, 50).alerts
+    assert not any("forget-gate bias" in a.text or "bias 0" in a.text for a in alerts), [a.text for a in alerts]
+    same = Config.for_model("rnn", seq_len=100, probe_size=64)  # bias 1 and clip 1 already: only the model changes
+    assert changes_of(train(same, 0, 50), "vanishing") == {"model": "lstm"}
+
+
 def module_snapshot(**kw) -> Snapshot:
     names = ["encoder.fc1", "encoder.act", "decoder.fc2"]
     entries = tuple(make_layer(i, 32, name=n, kind="module") for i, n in enumerate(names, 1))

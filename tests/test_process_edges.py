@@ -268,6 +268,12 @@ async def test_a_killed_trainer_is_said_and_ctrl_r_starts_a_new_one(tmp_path):
             await until(pilot, lambda: "trainer stopped" in status_text(app), "the status line says it stopped")
             assert "training" not in status_text(app)
             assert "the trainer stopped unexpectedly" in alerts_text(app) and "ctrl+r" in alerts_text(app)
+            shown = status_text(app)
+            await pilot.press("a")  # a change while the trainer is dead: refused, in words; nothing recorded
+            await pilot.pause()
+            assert "not running" in alerts_text(app) and "ctrl+r" in alerts_text(app)
+            assert status_text(app) == shown and app.dashboard.config.activation == config.activation
+            assert session.configs[0].activation == config.activation
             last = app.last_snapshot
             await pilot.press("ctrl+r")
             assert session.alive
@@ -276,10 +282,49 @@ async def test_a_killed_trainer_is_said_and_ctrl_r_starts_a_new_one(tmp_path):
             assert new.config.depth == 4  # the new trainer runs the settings the dashboard shows
             await until(pilot, lambda: "▶ training" in status_text(app), "the status line says it trains")
             assert "rebuilding" not in status_text(app)
+            shown = app.dashboard.config
+            assert f" {new.config.activation} " in status_text(app) and shown == new.config  # what runs is shown
     finally:
         session.close()
     assert not session.alive
     assert trainer_logs(tmp_path) == []  # both logs were empty: removed
+
+
+async def test_a_change_sent_to_a_dead_trainer_is_not_what_a_restart_starts(tmp_path):
+    """The session refuses a change while its trainer is dead and does not record it: a restart starts what ran
+    (what the dashboard, told "not running", still shows)."""
+    from gradtui.engine import Change
+    from gradtui.source import ApplyChange, Restart
+
+    before = set(mp.active_children())
+    config = Config(depth=2, width=4, samples=40, probe_size=16, seed=0, activation="relu")
+    session = Session(config, mode="process", log_dir=str(tmp_path)).start()
+    (trainer,) = set(mp.active_children()) - before
+
+    async def snapshot() -> object:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            u = session.poll()
+            if u.snapshots:
+                return u.snapshots[0]
+            await asyncio.sleep(0.05)
+        raise AssertionError("no snapshot from the trainer process")
+
+    try:
+        await snapshot()
+        os.kill(trainer.pid, signal.SIGKILL)
+        trainer.join(10)
+        session.poll()
+        assert not session.alive
+        session.send(ApplyChange(Change("activation", "tanh")))
+        problems = session.poll().problems
+        assert any("not running" in p.text for p in problems)
+        assert session.configs[0].activation == "relu"
+        session.send(Restart())
+        assert session.alive
+        assert (await snapshot()).config.activation == "relu"
+    finally:
+        session.close()
 
 
 async def test_the_trainer_log_exists_while_it_runs_and_goes_when_empty(tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import signal
 from collections.abc import Callable, Iterable
 
@@ -18,7 +19,7 @@ from textual.screen import Screen
 from ..crashlog import crash_line, write_crash_log
 from ..engine import Config, Snapshot
 from ..record import Recorder, RecordingWriteError
-from ..source import SetRate, SetRuns, SnapshotSource
+from ..source import SetRate, SetRuns, SnapshotSource, why_not
 from .palette import Palette, mode_from_environment, palette_for
 from .screens.compare import CompareScreen
 from .screens.dashboard import DashboardScreen, guarded
@@ -34,7 +35,10 @@ class GradTUI(App):
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, source: SnapshotSource, *, fps: float = 10.0, color: str = "auto") -> None:
-        # --color none: Textual's NO_COLOR path with ANSI colours kept as they are sends default colours only
+        # --color none: Textual's NO_COLOR path with ANSI colours kept as they are sends default colours only; a
+        # NO_COLOR of the environment with --color auto is the same choice (left to Textual, it sends 256 greys)
+        if color == "auto" and "NO_COLOR" in os.environ:
+            color = "none"
         super().__init__(ansi_color=True if color in ("none", "16") else None)
         self.source = source
         self.fps = fps
@@ -75,9 +79,9 @@ class GradTUI(App):
     def screen_for(self, source: SnapshotSource, target: int = 0) -> DashboardScreen:
         caps = source.capabilities
         if caps.can_seek:
-            return ReplayScreen(watch=caps.live)
+            return ReplayScreen()
         configs = [c for c in source.configs if c is not None]
-        if len(configs) > 1:
+        if caps.can_fork and len(configs) > 1:
             return CompareScreen(configs, target)
         return LiveScreen(configs[0] if configs else None)
 
@@ -126,12 +130,13 @@ class GradTUI(App):
     def poll(self) -> None:
         if not self.is_running or self._exit:  # quitting: nothing to draw any more
             return
-        update = self.source.poll()
         try:
             screen = self.dashboard
         except LookupError:
             return
-        screen.take_update(update)
+        if not screen.is_mounted:  # a mode's screen still composing (just after fork, unfork): the next poll
+            return
+        screen.take_update(self.source.poll())
 
     def resolve(self, snap: Snapshot) -> None:
         self.last_snapshot = snap
@@ -151,12 +156,20 @@ class GradTUI(App):
     # ---- modes -------------------------------------------------------------------------------------------------
     async def fork(self, configs: list[Config], target: int) -> None:
         """Twins from the same seed, in lockstep: the compare screen (the keys then change ``target``)."""
+        why = why_not(self.source.capabilities, "fork")
+        if why:
+            self.dashboard.action_unavailable(why)
+            return
         self._stop_recording("twins start afresh")
         self.source.send(SetRuns(tuple(configs)))
         self.last_snapshot = None
         await self._show_mode(CompareScreen(configs, target))
 
     async def unfork(self, config: Config) -> None:
+        why = why_not(self.source.capabilities, "fork")
+        if why:
+            self.dashboard.action_unavailable(why)
+            return
         self._stop_recording("back to one run")
         self.source.send(SetRuns((config,)))
         self.last_snapshot = None

@@ -20,6 +20,7 @@ __all__ = [
     "Key",
     "REPLAY",
     "bindings",
+    "every_key",
     "help_table",
     "readme_table",
     "readme_tables",
@@ -35,10 +36,29 @@ class Key:
     applies: str = ""  # "rebuild": rebuilds from the seed; "live": applied at once; "" for view keys
     bar: int | None = None  # place in the key bar (0: always shown); None: not in it
     display: str | None = None  # how the key is written ("+", "↑/↓"); default: the first key name
+    needs: str = ""  # the source's capability it needs: "seek" (set here); "change" and "fork" follow (``need``)
 
     @property
     def shown(self) -> str:
         return self.display or self.keys.split(",")[0]
+
+    @property
+    def name(self) -> str:
+        """The action's method name (``depth`` for ``depth(1)``)."""
+        return self.action.split("(")[0]
+
+    @property
+    def need(self) -> str:
+        """The capability of the source this key needs to do anything: "change" (a key that changes the run, or
+        pauses or steps it), "fork" (twins), "seek" (a cursor), or "" (a view key, every source)."""
+        if self.needs:
+            return self.needs
+        if self.name in FORK_ACTIONS:
+            return "fork"
+        return "change" if self.applies in ("rebuild", "live") else ""
+
+
+FORK_ACTIONS = ("fork", "fix", "unfork", "target")  # twins: the source must be able to fork
 
 
 # keys every mode has
@@ -49,6 +69,9 @@ COMMON = [
         "up", "select(1)", "layer ↑", "select the layer above (the next time step with histograms, module)", display="↑"
     ),  # fmt: skip
     Key("down", "select(-1)", "layer ↓", "select the layer below", display="↓"),
+    Key("slash", "find", "find", "select by name: type part of one (L3, layers.41, t=57), Enter selects", display="/"),
+    Key("pageup", "page(1)", "page ↑", "when not every row fits: the window of rows a page up", display="PgUp"),
+    Key("pagedown", "page(-1)", "page ↓", "the window of rows a page down", display="PgDn"),
     *[Key(str(k), f"view({k - 1})", f"view {k}", "", display=str(k)) for k in range(1, 7)],
     Key("s", "save_svg", "screenshot", "save an SVG screenshot (gradtui-stepN.svg)"),
     Key("ctrl+p", "command_palette", "commands", "command palette: every action that applies now, searchable"),
@@ -158,15 +181,23 @@ COMPARE = [
 ]
 
 REPLAY = [
-    Key("space", "play", "play", "play / pause", bar=1),
-    Key("right", "seek(1)", "step →", "one snapshot forward", bar=2, display="→"),
-    Key("left", "seek(-1)", "← step", "one snapshot back", bar=3, display="←"),
-    Key("home", "seek_to(0)", "start", "to the first snapshot", bar=6, display="Home"),
-    Key("end", "seek_to(-1)", "end", "to the last snapshot (watch: follow the newest)", bar=4, display="End"),
-    Key("e", "event(1)", "next event", "to the next event (a change, a reset, a divergence)", bar=5),
-    Key("E", "event(-1)", "prev event", "to the previous event"),
-    Key("greater_than_sign", "play_speed(1)", "faster", "play faster", bar=7, display=">"),
-    Key("less_than_sign", "play_speed(-1)", "slower", "play slower", bar=8, display="<"),
+    Key("space", "play", "play", "play / pause", bar=1, needs="seek"),
+    Key("right", "seek(1)", "step →", "one snapshot forward", bar=2, display="→", needs="seek"),
+    Key("left", "seek(-1)", "← step", "one snapshot back", bar=3, display="←", needs="seek"),
+    Key("home", "seek_to(0)", "start", "to the first snapshot", bar=6, display="Home", needs="seek"),
+    Key(
+        "end",
+        "seek_to(-1)",
+        "end",
+        "to the last snapshot (watch: follow the newest)",
+        bar=4,
+        display="End",
+        needs="seek",
+    ),
+    Key("e", "event(1)", "next event", "to the next event (a change, a reset, a divergence)", bar=5, needs="seek"),
+    Key("E", "event(-1)", "prev event", "to the previous event", needs="seek"),
+    Key("greater_than_sign", "play_speed(1)", "faster", "play faster", bar=7, display=">", needs="seek"),
+    Key("less_than_sign", "play_speed(-1)", "slower", "play slower", bar=8, display="<", needs="seek"),
 ]
 
 KEYS = {"live": LIVE, "compare": COMPARE, "replay": REPLAY}
@@ -181,15 +212,32 @@ def bindings(keys: list[Key], *, common: bool = True) -> list[Binding]:
     return out
 
 
-def unavailable(keys: list[Key], have: list[Key], why: str) -> list[Binding]:
-    """Bindings that say ``why`` for the keys of ``keys`` that are not in ``have`` (so no key does nothing
-    silently)."""
+def every_key() -> list[Key]:
+    """The app's key table: every key of every mode (a key name once, in its first mode's meaning)."""
+    out, seen = [], set()
+    for k in [*LIVE, *COMPARE, *REPLAY]:
+        names = tuple(n for n in k.keys.split(",") if n not in seen)
+        if names:
+            out.append(k)
+            seen |= set(names)
+    return out
+
+
+def action_needs() -> dict[str, str]:
+    """Each key action's method name -> the capability it needs (see ``Key.need``)."""
+    return {k.name: k.need for k in [*LIVE, *COMPARE, *REPLAY, *COMMON]}
+
+
+def unavailable(have: list[Key]) -> list[Binding]:
+    """Bindings for the keys of the app's key table that are not in ``have`` (a mode's own keys): each runs the
+    screen's ``why_not`` with the key's action, which says in words why it does nothing in this mode -- no key
+    does nothing silently."""
     taken = {name for k in have for name in k.keys.split(",")} | {n for k in COMMON for n in k.keys.split(",")}
     out = []
-    for k in keys:
+    for k in [*LIVE, *COMPARE, *REPLAY]:
         names = [n for n in k.keys.split(",") if n not in taken]
         if names:
-            out.append(Binding(",".join(names), f"unavailable({why!r})", k.label, show=False))
+            out.append(Binding(",".join(names), f"why_not({k.action!r})", k.label, show=False))
             taken |= set(names)
     return out
 

@@ -14,7 +14,7 @@ from ...engine import Config, Snapshot
 from ...source import Pause, Update
 from ..draw import decade_range, log10
 from ..history import History
-from ..keys import COMPARE, Key, bindings
+from ..keys import COMPARE, Key, bindings, unavailable
 from ..widgets.base import Panel
 from ..widgets.compare import RUN_NAMES, CompareDiff, CompareLoss, run_label
 from ..widgets.flow import GradientFlow
@@ -36,7 +36,7 @@ def shared_scale(snaps: tuple[Snapshot, ...], histories: list[History]) -> tuple
 class CompareScreen(ChangeKeys, DashboardScreen):
     MODE = "compare"
     KEYS: ClassVar[list[Key]] = COMPARE
-    BINDINGS = bindings(COMPARE)  # type: ignore[assignment]
+    BINDINGS = [*bindings(COMPARE), *unavailable(COMPARE)]  # type: ignore[assignment]
 
     def __init__(self, configs: list[Config], target: int = 0) -> None:
         super().__init__()
@@ -74,6 +74,14 @@ class CompareScreen(ChangeKeys, DashboardScreen):
 
     def target_run(self) -> int | None:
         return self.target
+
+    def runs_with(self, config: Config) -> list[Config]:
+        return [config if i == self.target else c for i, c in enumerate(self.configs)]
+
+    def other_mode(self, key: Key) -> str:
+        if key.name == "fix":
+            return "x tries the doctor's fix from one run: F goes back to one run first"
+        return super().other_mode(key)
 
     def desired_config(self) -> Config | None:
         return self.target_config()
@@ -155,6 +163,10 @@ class CompareScreen(ChangeKeys, DashboardScreen):
 
         if not self.gapp.source.state().alive:
             self.send(Restart())
+            started = self.gapp.source.configs
+            if len(started) == len(self.configs):  # what the new trainer runs is what the status line shows
+                self.configs = [s if s is not None else c for s, c in zip(started, self.configs)]
+            self.refresh_chrome()
             return
         self.send(ApplyChange(Change("reset"), self.target))
 
@@ -175,6 +187,7 @@ class CompareScreen(ChangeKeys, DashboardScreen):
             self.app.bell()
             self.say("at most 4 twins", "warning")
             return
+        self.check_memory([*self.configs, self.target_config()])
         await self.gapp.fork([*self.configs, self.target_config()], target=len(self.configs))
 
     @guarded

@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.screen import Screen
@@ -17,10 +18,10 @@ from textual.widgets import Static
 
 from ...doctor import Alert, Doctor
 from ...engine import Config, Snapshot
-from ...source import Command, Problem, SourceState, Update
-from ..draw import choose_rows
+from ...source import Capabilities, Command, Problem, SourceState, Update, why_not
+from ..draw import RowWindow, axis_noun, choose_rows
 from ..history import History
-from ..keys import Key
+from ..keys import Key, action_needs, every_key
 from ..widgets.activations import ActivationStrips, LayerHistogram
 from ..widgets.base import Panel, PanelView
 from ..widgets.boundary import BoundaryPanel
@@ -43,6 +44,31 @@ MIN_W, MIN_H = 60, 16  # below either, only a message
 PAIR_H = 30  # compact, but this high: the first view shows the flow and its history
 
 
+VIEW_SHORT = {"History": "Hist", "Activations": "Acts", "Boundary": "Bound"}  # the views line's short names
+
+
+def views_line(time: bool, current: int | None, width: int) -> Text:
+    """The views line: `` 1 Flow  2 History …`` with the current view reversed. Where it does not fit it shortens
+    by rule, never by cropping: first every name to its short form (History → Hist), then the names of the
+    other views go (their numbers stay), then the current view's name too."""
+    names = TIME_VIEW_NAMES if time else VIEW_NAMES
+    short = [VIEW_SHORT.get(n, n) for n in names]
+    stages = [
+        names,
+        short,
+        [n if k == current else "" for k, n in enumerate(short)],
+        [""] * len(names),
+    ]
+    for labels in stages:
+        parts = [f" {k + 1} {n} " if n else f" {k + 1} " for k, n in enumerate(labels)]
+        if sum(map(len, parts)) <= width or labels is stages[-1]:
+            break
+    out = Text(no_wrap=True, overflow="crop")
+    for k, part in enumerate(parts):
+        out.append(part, style="reverse" if k == current else "")
+    return out
+
+
 class Refused(Exception):
     """An action that cannot be done here; its message says why (shown in the alerts line, with a bell)."""
 
@@ -56,6 +82,7 @@ def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(method)
         async def awrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:
+                _gate(self, method.__name__)
                 return await method(self, *args, **kwargs)
             except Refused as e:
                 self.action_unavailable(str(e))
@@ -69,6 +96,7 @@ def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
+            _gate(self, method.__name__)
             return method(self, *args, **kwargs)
         except Refused as e:
             self.action_unavailable(str(e))
@@ -78,6 +106,14 @@ def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
             return None
 
     return wrapper
+
+
+def _gate(screen: Any, method: str) -> None:
+    """Before a key's action: refuse it (Refused, in words) if the source lacks the capability it needs."""
+    if method.startswith("action_") and isinstance(screen, DashboardScreen):
+        why = screen.why_not_now(method.removeprefix("action_"))
+        if why:
+            raise Refused(why)
 
 
 class PanelsGrid(Container):
@@ -107,6 +143,8 @@ class DashboardScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.selected = 0
+        self.rows_window = RowWindow()  # the contiguous window of rows the panels show (see windowed)
+        self.rows_paged = False  # has the user paged through the layers (then they see a window, not a spread)?
         self.view: int | None = None  # zoomed panel (large terminals)
         self.compact_view = 0  # the panel shown (compact terminals)
         self._term = (0, 0)
@@ -166,9 +204,7 @@ class DashboardScreen(Screen):
         for k, name in enumerate(TIME_VIEWS if time else VIEWS):
             for w in self.query(f"#{name}"):
                 w.set_class(k == current or (pair and k == 1), "-zoomed")
-        names = TIME_VIEW_NAMES if time else VIEW_NAMES
-        parts = [f"[reverse] {k + 1} {n} [/]" if k == current else f" {k + 1} {n} " for k, n in enumerate(names)]
-        self.query_one("#views", Static).update("".join(parts))
+        self.query_one("#views", Static).update(views_line(time, current, self._term[0]))
 
     def show_axis(self, snap: Snapshot) -> None:
         """A recurrent run's sixth view is its gates, an MLP's its decision boundary: the other one is hidden (an
@@ -196,11 +232,18 @@ class DashboardScreen(Screen):
         if not capacities:
             return None
         must = [self.selected, *sorted(marks), 0, n - 1]
-        snap = self.snap
-        prefer = None
+        if self.windowed(self.snap):  # a window around the selection, the others pinned
+            return tuple(self.rows_window.choose(n, min(capacities), self.selected, must[1:]))
+        snap, prefer = self.snap, None
         if snap is not None and snap.axis == "time" and len(snap.entries) == n:
             prefer = [i for i, e in enumerate(snap.entries) if e.hist is not None]  # steps with histograms first
         return tuple(choose_rows(n, min(capacities), must, prefer=prefer))
+
+    def windowed(self, snap: Snapshot | None) -> bool:
+        """Do the panels show a contiguous window of rows (scrolled by PgUp/PgDn) rather than a spread? For named
+        modules, whose neighbours belong together (a block's fc1, fc2, norm); for layers only once the user pages:
+        a spread over the depth shows the gradient's decay from the last layer to the first at a glance."""
+        return snap is not None and (snap.axis == "module" or (snap.axis == "layer" and self.rows_paged))
 
     def panel_view(self, snap: Snapshot, history: History, **kw: Any) -> PanelView:
         # the doctor's index is 1-based along the axis; the panels' rows are 0-based
@@ -209,7 +252,8 @@ class DashboardScreen(Screen):
             snap=snap,
             history=history,
             selected=min(self.selected, len(snap.entries) - 1),
-            rows=self.choose_rows(len(snap.entries), marks),
+            rows=(rows := self.choose_rows(len(snap.entries), marks)),
+            window=(self.rows_window.top, self.rows_window.length) if rows and self.windowed(snap) else None,
             palette=self.gapp.palette,
             marks=marks,
             **kw,
@@ -240,7 +284,19 @@ class DashboardScreen(Screen):
         self.query_one(KeyBar).show(self.bar_keys())
 
     def status_view(self) -> StatusView:
-        return StatusView(self.desired_config(), self.snap, self.source_state(), self.MODE, self.status_note())
+        return StatusView(
+            self.desired_config(), self.snap, self.source_state(), self.mode_name, self.status_note(), self.caps
+        )
+
+    @property
+    def caps(self) -> Capabilities:
+        """What the source can do: every key's refusal, the key bar and the status line follow from it."""
+        return self.gapp.source.capabilities
+
+    @property
+    def mode_name(self) -> str:
+        """The mode, in a word, for the status line and the help screen."""
+        return self.MODE
 
     def desired_config(self) -> Config | None:
         return self.snap.config if self.snap is not None else None
@@ -252,7 +308,32 @@ class DashboardScreen(Screen):
         return ""
 
     def bar_keys(self) -> list[Key]:
-        return [k for k in self.KEYS + _common() if self.applies(k)]
+        return [k for k in self.KEYS + _common() if not why_not(self.caps, k.need) and self.applies(k)]
+
+    def why_not_now(self, action: str) -> str:
+        """Why the key action ``action`` (a method name) cannot be done now, in words; "" if it can. From the
+        source's capabilities: a key that changes the run needs a source that can change, and so on."""
+        need = _action_needs().get(action, "")
+        why = why_not(self.caps, need) if need else ""
+        if why or need not in ("change", "fork") or action == "reset":
+            return why
+        state = self.source_state()
+        if self.caps.can_change and not state.alive:  # a trainer that died: ctrl+r starts a new one
+            return "the trainer is not running: ctrl+r starts a new one"
+        return ""
+
+    def other_mode(self, key: Key) -> str:
+        """Why ``key``, a key of another mode, does nothing in this one (subclasses say it for their mode)."""
+        return f"{key.shown} does nothing in {self.mode_name} mode (? lists this mode's keys)"
+
+    @guarded
+    def action_why_not(self, action: str) -> None:
+        """A key of another mode: say why it does nothing here."""
+        key = next((k for k in every_key() if k.action == action), None)
+        if key is None:
+            self.action_unavailable("that key does nothing here")
+            return
+        self.action_unavailable(why_not(self.caps, key.need) or self.other_mode(key))
 
     def applies(self, key: Key) -> bool:
         """Does ``key`` do something now (for the key bar)?"""
@@ -277,6 +358,49 @@ class DashboardScreen(Screen):
         self.redraw()
 
     @guarded
+    def action_page(self, delta: int) -> None:
+        """PageUp/PageDown: the window of rows, and the selected entry with it, one window's length up or down."""
+        s = self.snap
+        if s is None or not s.entries:
+            raise Refused("nothing to scroll yet")
+        if s.axis == "time":
+            raise Refused("a recurrent run's rows are spread over time: ↑/↓ move between its steps, / finds one")
+        if self.rows_window.length >= len(s.entries) and self.windowed(s):
+            raise Refused(f"all {len(s.entries)} {axis_noun(s.axis)} fit: nothing to scroll")
+        if not self.windowed(s):  # the first page: from the spread to a window around the selection
+            self.rows_paged = True
+            if self.choose_rows(len(s.entries), frozenset()) is None or self.rows_window.length >= len(s.entries):
+                self.rows_paged = False
+                raise Refused(f"all {len(s.entries)} {axis_noun(s.axis)} fit: nothing to scroll")
+        self.selected = self.rows_window.page(self.selected, delta)
+        self.redraw()
+
+    @guarded
+    def action_find(self) -> None:
+        """/: select an entry by (part of) its name."""
+        from .find import FindScreen
+
+        s = self.snap
+        if s is None or not s.entries:
+            raise Refused("nothing to select yet: no snapshot")
+
+        def chosen(name: str | None) -> None:
+            now = self.snap
+            if name is None or now is None:
+                return
+            names = [e.name for e in now.entries]
+            if name not in names:
+                self.say(f"{name} is no longer an entry of this run")
+                return
+            self.selected = names.index(name)
+            e = now.entries[self.selected]
+            if now.axis == "time" and e.hist is None:
+                self.say(f"{name} selected: no histograms were kept at this step (↑/↓: the steps that have one)")
+            self.redraw()
+
+        self.app.push_screen(FindScreen([e.name for e in s.entries], axis_noun(s.axis)), chosen)
+
+    @guarded
     def action_view(self, k: int) -> None:
         if self.has_class("-compact"):
             self.compact_view = k
@@ -291,7 +415,7 @@ class DashboardScreen(Screen):
     def action_help(self) -> None:
         from .modals import HelpScreen
 
-        self.app.push_screen(HelpScreen(self.MODE if self.MODE != "watch" else "replay"))
+        self.app.push_screen(HelpScreen(self.MODE))
 
     def action_quit(self) -> None:
         self.app.exit()
@@ -323,6 +447,11 @@ class SingleRunScreen(DashboardScreen):
                 panel.show(view)
             self.query_one(AlertsLine).show(self.alerts)
             self.refresh_chrome()
+
+
+@functools.cache
+def _action_needs() -> dict[str, str]:
+    return action_needs()
 
 
 def _common() -> list[Key]:

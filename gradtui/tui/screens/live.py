@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ...engine import ACTIVATIONS, Change, Config, ConfigError, Snapshot
-from ...engine.config import changed
+from ...engine.config import available_memory, changed, fits_in_memory
 from ...engine.data import available_datasets
 from ...engine.names import MODEL_NAMES, RNN_ACTIVATION_NAMES, TASK_INFO
 from ...engine.optim import OPTIMISERS
 from ...source import ApplyChange, Pause, Restart, SetSpeedCap, StepOnce, Update
-from ..keys import LIVE, Key, bindings
+from ..keys import LIVE, Key, bindings, unavailable
 from .dashboard import Refused, SingleRunScreen, guarded
 
 DEPTHS = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100]
@@ -33,6 +33,12 @@ INSTEAD = {
     "seq_len": "m switches to a recurrent model",
     "forget_bias": "m switches to an LSTM",
     "activation": "m switches to a vanilla RNN or the MLP",
+}
+# why a key of another mode does nothing in live mode (beyond what the capabilities say)
+OTHER_MODE = {
+    "target": "there are no twins to choose from: f forks the run into two",
+    "pause_all": "there are no twins to pause together: space pauses this run",
+    "unfork": "there is one run already (F goes back to one run from twins; f forks)",
 }
 CAPS: list[float | None] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, None]  # steps/s; None: no cap
 
@@ -75,6 +81,31 @@ class ChangeKeys:
     def target_run(self) -> int | None:
         return None
 
+    def runs_with(self, config: Config) -> list[Config]:
+        """Every run's settings with the keys' target run's replaced by ``config`` (what would train)."""
+        return [config]
+
+    def memory_refusal(self, configs: list[Config], refused: str = "not changed") -> str:
+        """Why ``configs`` (the runs that would train, twins' memory adding up) cannot be trained: they would not
+        fit in the memory available (that of the runs they replace counted in, as those free theirs); "" if
+        they fit."""
+        have = available_memory()
+        if have is None:
+            return ""
+        current = [c for c in self.gapp.source.configs if c is not None]  # type: ignore[attr-defined]
+        have += sum(c.estimate_bytes() for c in current)
+        try:
+            fits_in_memory(configs, available=have)
+        except ConfigError as e:
+            return f"{refused}: {e}"
+        return ""
+
+    def check_memory(self, configs: list[Config]) -> None:
+        """Refuse (in words) twins or a change that would not fit in memory."""
+        why = self.memory_refusal(configs, "no twins")
+        if why:
+            raise Refused(why)
+
     def refused(self, field: str) -> bool:
         """Does ``field`` not apply to the model? Then say why (and what to do instead), and ring the bell."""
         why = self.target_config().why_not(field)
@@ -92,6 +123,10 @@ class ChangeKeys:
             config = changed(self.target_config(), field, value)
         except ConfigError as e:
             self.say(str(e), "warning")  # type: ignore[attr-defined]
+            return
+        why = self.memory_refusal(self.runs_with(config))
+        if why:
+            self.action_unavailable(why)  # type: ignore[attr-defined]
             return
         self.set_target_config(config)
         self.send(ApplyChange(Change(field, value), self.target_run()))  # type: ignore[attr-defined]
@@ -212,7 +247,7 @@ def key_applies(key: Key, config: Config) -> bool:
 class LiveScreen(ChangeKeys, SingleRunScreen):
     MODE = "live"
     KEYS: ClassVar[list[Key]] = LIVE
-    BINDINGS = bindings(LIVE)  # type: ignore[assignment]
+    BINDINGS = [*bindings(LIVE), *unavailable(LIVE)]  # type: ignore[assignment]
 
     def __init__(self, config: Config | None) -> None:
         super().__init__()
@@ -229,6 +264,9 @@ class LiveScreen(ChangeKeys, SingleRunScreen):
 
     def desired_config(self) -> Config | None:
         return self.config
+
+    def other_mode(self, key: Key) -> str:
+        return OTHER_MODE.get(key.name) or super().other_mode(key)
 
     def status_note(self) -> str:
         rec = self.gapp.recorder
@@ -284,12 +322,17 @@ class LiveScreen(ChangeKeys, SingleRunScreen):
         if not self.gapp.source.state().alive:
             self.send(Restart())
             self.say("starting a new trainer…", "info")
+            started = self.gapp.source.configs
+            if self.config is not None and started and started[0] is not None:
+                self.config = started[0]  # what the new trainer runs is what the status line shows
+            self.refresh_chrome()
             return
         self.send(ApplyChange(Change("reset")))
 
     @guarded
     async def action_fork(self) -> None:
         config = self.target_config()
+        self.check_memory([config, config])
         await self.gapp.fork([config, config], target=1)
 
     @guarded
@@ -306,6 +349,7 @@ class LiveScreen(ChangeKeys, SingleRunScreen):
         except ConfigError as e:
             self.say(f"the fix cannot be applied: {e}", "warning")
             return
+        self.check_memory([self.target_config(), fixed])
         await self.gapp.fork([self.target_config(), fixed], target=1)
         self.app.notify(f"B is A with the doctor's fix: {alert.fix.text}", title="Try the fix")
 

@@ -7,22 +7,29 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ...source import Play, PlaySpeed, Seek, SeekBy, SeekEvent, Update
-from ..keys import LIVE, REPLAY, Key, bindings, unavailable
+from ..keys import REPLAY, Key, bindings, unavailable
 from .dashboard import SingleRunScreen, guarded, new_doctor
+
+# why a key of the live or the compare mode does nothing on a recording (beyond what the capabilities say)
+OTHER_MODE = {
+    "record": "this is a recording already (R records a live run)",
+    "target": "a recording shows one run (gradtui replay FILE --run B shows another)",
+    "pause_all": "a recording shows one run: space plays and pauses it",
+    "unfork": "a recording shows one run (gradtui replay FILE --run B shows another)",
+}
 
 
 class ReplayScreen(SingleRunScreen):
     MODE = "replay"
     KEYS: ClassVar[list[Key]] = REPLAY
-    BINDINGS = [
-        *bindings(REPLAY),
-        *unavailable(LIVE, REPLAY, "this is a recording: it cannot be changed (train it live to change it)"),
-    ]
+    BINDINGS = [*bindings(REPLAY), *unavailable(REPLAY)]
 
-    def __init__(self, *, watch: bool = False) -> None:
-        super().__init__()
-        if watch:
-            self.MODE = "watch"  # type: ignore[misc]
+    @property
+    def mode_name(self) -> str:
+        return "watch" if self.caps.live else "replay"  # a recording another process is still writing
+
+    def other_mode(self, key: Key) -> str:
+        return OTHER_MODE.get(key.name) or super().other_mode(key)
 
     def take(self, update: Update) -> None:
         if update.rebuild:

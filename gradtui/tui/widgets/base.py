@@ -13,7 +13,7 @@ from textual.widget import Widget
 
 from ...engine import Snapshot
 from ..damage import changed_regions, line_keys
-from ..draw import axis_noun, choose_rows, shorten, shown_note
+from ..draw import axis_noun, choose_rows, shorten, shown_note, window_note
 from ..history import History
 from ..palette import Palette, palette_for
 
@@ -29,6 +29,7 @@ class PanelView:
     scale: tuple[float, float] | None = None  # a log10 range shared with other panels (compare mode)
     palette: Palette = field(default_factory=lambda: palette_for("truecolor"))
     marks: frozenset[int] = frozenset()  # entries an alert names
+    window: tuple[int, int] | None = None  # the rows' contiguous window (first entry, length), when they are one
 
 
 class Panel(Widget):
@@ -47,6 +48,7 @@ class Panel(Widget):
         self._key: Any = None
         self._drawn: tuple[tuple[int, int], Any, Text, list[Any]] | None = None  # size, key, drawing, line keys
         self._drawn_at = -1e9
+        self._drawn_net: Any = None  # the network the last drawing showed (``_network``)
         self._timer: Any = None
         self._title_width = -1
 
@@ -70,10 +72,15 @@ class Panel(Widget):
         """A short note after the title (``8 of 10 layers``, ``from step 1,200``); subclasses add theirs."""
         return ""
 
+    def short_note(self) -> str:
+        """The title note where even ``title_note`` alone does not fit ("" for none)."""
+        return ""
+
     def _set_title(self) -> None:
         room = max(0, self.size.width - 4)
         note = self.title_note()
-        choices = [f"{t}  {note}" if note else t for t in self.titles()] + ([note] if note else [])
+        short = self.short_note()
+        choices = [f"{t}  {note}" if note else t for t in self.titles()] + [n for n in (note, short) if n]
         title = shorten(choices, room) if room else ""
         if len(title) > room:
             title = ""
@@ -99,7 +106,8 @@ class Panel(Widget):
         if key == self._key:
             return
         snap = view.snap
-        if self.MAX_HZ and self.is_mounted and not (snap.paused or snap.diverged is not None):
+        rebuilt = _network(snap) != self._drawn_net  # a new network (a rebuild, a new run): drawn at once
+        if self.MAX_HZ and self.is_mounted and not (snap.paused or snap.diverged is not None or rebuilt):
             wait = self._drawn_at + 1.0 / self.MAX_HZ - time.monotonic()
             if wait > 0:
                 if self._timer is None:
@@ -107,6 +115,7 @@ class Panel(Widget):
                 return
         self._key = key
         self._drawn_at = time.monotonic()
+        self._drawn_net = _network(snap)
         self._set_title()
         size = (self.content_size.width, self.content_size.height)
         if not self.is_mounted or size[0] < 4 or size[1] < 1:
@@ -145,9 +154,16 @@ class Panel(Widget):
         raise NotImplementedError
 
 
+def _network(snap: Snapshot) -> tuple[Any, ...]:
+    """Which network a snapshot describes: its run, the step it was built at and its settings. The figures of
+    another network are never left on the screen beside it, not even for the throttle's half second."""
+    return (snap.run, snap.build_step, snap.config)
+
+
 class ListingPanel(Panel):
     """A panel with one row per entry: it shows the rows the screen chose for every such panel (or, alone, all
-    that fit, the first, the last and the selected one among them), and says "8 of 10 layers" when not all fit."""
+    that fit, the first, the last and the selected one among them), and says "rows 3–10 of 40 layers" (a window) or
+    "8 of 10 layers" (a sample) when not all fit."""
 
     LISTS_ENTRIES = True
 
@@ -161,8 +177,19 @@ class ListingPanel(Panel):
         v = self.view
         if v is None:
             return ""
-        shown = shown_note(len(self.rows(self.content_size.height)), len(v.snap.entries), axis_noun(v.snap.axis))
+        total, noun = len(v.snap.entries), axis_noun(v.snap.axis)
+        if v.rows is not None and v.window is not None:
+            shown = window_note(*v.window, total, noun)
+        else:
+            shown = shown_note(len(self.rows(self.content_size.height)), total, noun)
         return "  ".join(n for n in (shown, super().title_note()) if n)
+
+    def short_note(self) -> str:
+        v = self.view
+        if v is None or v.rows is None or v.window is None or v.window[1] >= len(v.snap.entries):
+            return ""
+        top, length = v.window
+        return f"{top + 1}–{top + length}/{len(v.snap.entries)}" if length > 0 else ""
 
 
 class ProbePanel(Panel):

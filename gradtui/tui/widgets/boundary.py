@@ -1,9 +1,11 @@
 """Panel 6, decision boundary: the predicted class over the input plane, with the training points; for the 1-D
 sine data, the fitted curve over the data.
 
-With truecolor or 256 colours, half-blocks draw two grid rows per text row and a class's colour fades towards
-the background as the confidence drops. With 16 colours (no blending) one grid cell is one text cell in the
-class's named colour, its confidence a shade glyph. Without colour, each class has its own glyph."""
+Each class has its own glyph (``CLASS_GLYPHS``), so that the classes differ without colour in every mode. Without
+colour every cell is its class's glyph. With 16 colours (no blending) too, in the class's named colour: dim where
+the network is unsure, bold where it is sure. With truecolor or 256 colours, half-blocks draw two grid rows per text
+row and a class's colour fades towards the background as the confidence drops; every fourth cell of every other
+row (staggered) inside one class's region carries the class's glyph, in a darker shade of the region's colour."""
 
 from __future__ import annotations
 
@@ -20,7 +22,12 @@ from ..draw import append_runs, fit
 from ..palette import CLASS_GLYPHS, POINT_GLYPHS, Palette
 from .base import Panel
 
-CONFIDENCE_SHADES = "░▒▓█"  # 16 colours: how sure, from chance to certain
+MARK_EVERY = 4  # truecolor / 256: a class glyph every 4th column, on every other row
+
+
+def is_mark(r: int, c: int) -> bool:
+    """Does text cell (row, column) of a blended boundary carry its class's glyph (a staggered lattice)?"""
+    return r % 2 == 0 and (c + (r // 2) * (MARK_EVERY // 2)) % MARK_EVERY == 0
 
 
 @functools.lru_cache(maxsize=1024)
@@ -33,9 +40,16 @@ def _blend(hex_color: str, conf: float, n_classes: int) -> str:
     return f"#{int(r * k):02x}{int(g * k):02x}{int(b * k):02x}"
 
 
+@functools.lru_cache(maxsize=1024)
+def _darker(hex_color: str) -> str:
+    """The mark's colour: the region's, darker (it stays that class's hue and shows on it)."""
+    r, g, b = Color.parse(hex_color).get_truecolor()
+    return f"#{int(r * 0.45):02x}{int(g * 0.45):02x}{int(b * 0.45):02x}"
+
+
 class BoundaryPanel(Panel):
     TITLES = ("Decision boundary", "Boundary")
-    HELP = "Predicted class over the input plane; paler = less sure; dots = training points."
+    HELP = "Predicted class over the input plane, a glyph per class (· ░ ▒ …); paler = less sure; bold = data points."
     MAX_HZ = 2.0
 
     def data_key(self):
@@ -109,17 +123,19 @@ class BoundaryPanel(Panel):
                 return "•", Style(color=dot, bold=True, bgcolor=region)
             return POINT_GLYPHS[lab % 10], Style(color=pal.classes[lab % 10], bold=True, reverse=lab != pred)
         top = int(cls[k, c])
+        glyph = CLASS_GLYPHS[top % len(CLASS_GLYPHS)]
         if not pal.color:
-            return CLASS_GLYPHS[top % 10], Style()
+            return glyph, Style()
         if not pal.blends:
             chance = 1.0 / max(n_classes, 2)
             t = min(1.0, max(0.0, (float(conf[k, c]) - chance) / (1 - chance)))
-            return CONFIDENCE_SHADES[min(3, int(t * 4))], Style(color=pal.classes[top % 10])
+            return glyph, Style(color=pal.classes[top % 10], dim=t < 1 / 3, bold=t > 2 / 3)
         bot = int(cls[k + 1, c])
-        return "▀", Style(
-            color=_blend(pal.classes[top % 10], float(conf[k, c]), n_classes),
-            bgcolor=_blend(pal.classes[bot % 10], float(conf[k + 1, c]), n_classes),
-        )
+        upper = _blend(pal.classes[top % 10], float(conf[k, c]), n_classes)
+        lower = _blend(pal.classes[bot % 10], float(conf[k + 1, c]), n_classes)
+        if top == bot and is_mark(r, c):
+            return glyph, Style(color=_darker(upper), bgcolor=upper)
+        return "▀", Style(color=upper, bgcolor=lower)
 
     def _curve(self, b, width: int, height: int, pal: Palette) -> Text:
         x0, x1, y0, y1 = b.extent

@@ -15,10 +15,10 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from ...doctor import Alert
+from ...doctor import Alert, shorter
 from ...engine import Config, Snapshot
-from ...fmt import count, num, safe_text
-from ...source import SourceState
+from ...fmt import count, num, safe_text, setting
+from ...source import Capabilities, SourceState
 from ..damage import LineKey, changed_regions, line_keys
 from ..keys import Key
 
@@ -60,8 +60,22 @@ class StatusView:
     config: Config | None  # the settings as the user asked for them (ahead of the trainer, while it rebuilds)
     snap: Snapshot | None
     source: SourceState
-    mode: str  # "live", "compare", "replay", "watch"
+    mode: str  # the mode's name, for the eye: "live", "compare", "replay", "watch"
     note: str = ""  # "keys change run B", "● REC 12"
+    caps: Capabilities | None = None  # what the source can do (what the line says follows from it); None: the mode's
+
+    def __post_init__(self) -> None:
+        if self.caps is None:
+            object.__setattr__(self, "caps", MODE_CAPS.get(self.mode, Capabilities()))
+
+
+# the capabilities of each mode's usual source (a StatusView made without them)
+MODE_CAPS = {
+    "live": Capabilities(can_change=True, can_fork=True, live=True),
+    "compare": Capabilities(can_change=True, can_fork=True, live=True),
+    "replay": Capabilities(can_seek=True),
+    "watch": Capabilities(can_seek=True, live=True),
+}
 
 
 class StatusBar(Widget):
@@ -103,18 +117,23 @@ class StatusBar(Widget):
 
 def _status_key(v: StatusView) -> tuple:
     s = v.snap
-    return (v.config, v.source, v.mode, v.note, None if s is None else (s.seq, s.step, s.paused, s.steps_per_sec))
+    figures = None if s is None else (s.seq, s.step, s.paused, s.steps_per_sec)
+    return (v.config, v.source, v.mode, v.note, v.caps, figures)
 
 
 def status_fields(v: StatusView) -> list[Field]:
     s, c, src = v.snap, v.config, v.source
     f: list[Field] = [Field((" gradtui ", ""), "bold reverse", 9)]
-    replay = v.mode in ("replay", "watch")
-    if not src.alive and v.mode in ("live", "compare"):
+    caps = v.caps or Capabilities()
+    replay = caps.can_seek  # a recording: a cursor, its position and speed; no steps/s of its own
+    watch = caps.can_seek and caps.live  # a recording another process is still writing
+    if not src.alive and caps.can_change:
         f.append(Field((" ✖ trainer stopped ", " ✖ stopped "), "bold white on red", 0))
     elif s is not None and s.diverged is not None:
         f.append(Field((" ✖ DIVERGED ", " ✖ "), "bold white on red", 0))
-    elif v.mode == "watch":
+    elif not src.alive and caps.live and not replay:  # a live run gradtui does not train (the probe) that ended
+        f.append(Field((" ■ stopped ", " ■ "), "bold black on yellow", 0))
+    elif watch:
         if not src.alive:
             f.append(Field((" ■ writer stopped ", " ■ "), "bold black on yellow", 0))
         elif src.playing:
@@ -134,12 +153,12 @@ def status_fields(v: StatusView) -> list[Field]:
     if s is not None:
         f.append(Field((f" step {count(s.step)} ", f" {count(s.step)} "), "", 1))
     if replay and src.position:
-        f.append(Field((f"{src.position} ×{src.speed:g} ", f"{src.position} ", ""), "", 2))
+        f.append(Field((f"{src.position} ×{setting(src.speed)} ", f"{src.position} ", ""), "", 2))
     if s is not None and not replay and not s.paused and math.isfinite(s.steps_per_sec) and src.alive:
         sps = s.steps_per_sec
         f.append(Field((f"{sps:,.0f} steps/s ", f"{_short(sps)}/s ", ""), "dim", 4))
     if not replay and src.speed_cap is not None:
-        f.append(Field((f"≤ {src.speed_cap:g} steps/s ", f"≤{src.speed_cap:g}/s ", ""), "bold", 3))
+        f.append(Field((f"≤ {setting(src.speed_cap)} steps/s ", f"≤{setting(src.speed_cap)}/s ", ""), "bold", 3))
     if c is not None and s is not None and s.config is not None and s.config != c and not replay:
         f.append(Field(("rebuilding… ", ""), "italic dim", 5))
     f.append(Field(("│", ""), "dim", 8))
@@ -153,16 +172,16 @@ def status_fields(v: StatusView) -> list[Field]:
                        "bold green" if c.batchnorm else "dim", 6))  # fmt: skip
         f.append(Field(("res on " if c.residual else "res off ", "res " if c.residual else "", ""),
                        "bold green" if c.residual else "dim", 6))  # fmt: skip
-        f.append(Field((f"{c.optimizer} lr {c.lr:g} ", f"lr {c.lr:g} "), "", 3))
+        f.append(Field((f"{c.optimizer} lr {setting(c.lr)} ", f"lr {setting(c.lr)} "), "", 3))
         if c.clip:
-            f.append(Field((f"clip {c.clip:g} ", ""), "bold green", 6))
+            f.append(Field((f"clip {setting(c.clip)} ", ""), "bold green", 6))
         f.append(Field((f"{c.dataset} ", ""), "italic", 7))
     elif s is not None:
         f.append(Field((f" {safe_text(s.summary, 80)} ", f" {safe_text(s.meta.model, 20)} ", ""), "bold", 5))
     mode = v.mode + (f": {v.note}" if v.note else "")
     if v.mode != "live" or v.note:
         f.append(Field((f" {mode} ", f" {v.note or v.mode} ", ""), "bold reverse", 4))
-    if src.note and src.note not in ("following", "watching") and v.mode == "watch":
+    if src.note and src.note not in ("following", "watching") and watch:
         f.append(Field((f" {src.note} ", ""), "italic", 5))
     return f
 
@@ -175,11 +194,11 @@ def recurrent_fields(c: Config) -> list[Field]:
     f.append(Field((f"{c.task} T={c.seq_len} ", f"T={c.seq_len} "), "bold", 3))
     f.append(Field((f"init {c.recurrent_init} ", f"{c.recurrent_init} ", ""), "", 6))
     if c.model == "lstm":
-        f.append(Field((f"forget bias {c.forget_bias:g} ", f"fb {c.forget_bias:g} ", ""),
+        f.append(Field((f"forget bias {setting(c.forget_bias)} ", f"fb {setting(c.forget_bias)} ", ""),
                        "bold green" if c.forget_bias >= 1 else "bold yellow", 5))  # fmt: skip
-    f.append(Field((f"clip {c.clip:g} " if c.clip else "clip off ", "clip " if c.clip else "", ""),
+    f.append(Field((f"clip {setting(c.clip)} " if c.clip else "clip off ", "clip " if c.clip else "", ""),
                    "bold green" if c.clip else "dim", 5))  # fmt: skip
-    f.append(Field((f"{c.optimizer} lr {c.lr:g} ", f"lr {c.lr:g} "), "", 3))
+    f.append(Field((f"{c.optimizer} lr {setting(c.lr)} ", f"lr {setting(c.lr)} "), "", 3))
     return f
 
 
@@ -225,21 +244,51 @@ class AlertsLine(Widget):
         return ([self.message] if self.message else []) + [(a.level, a.text) for a in self.alerts]
 
     def _forms(self) -> list[tuple[str, tuple[str, ...]]]:
-        out = [(self.message[0], (self.message[1],))] if self.message else []
+        out = []
+        if self.message:
+            level, text = self.message
+            out.append((level, tuple(dict.fromkeys((text, shorter(text))))))
         return out + [(a.level, a.forms) for a in self.alerts]
 
     def render(self) -> Text:
-        """Two lines at most: each the longest form of its sentence that fits (evidence, cause and fix; evidence
-        and fix; the evidence), cut with an ellipsis only if even the evidence does not fit."""
-        t = Text(overflow="ellipsis", no_wrap=True)
-        room = max(1, self.size.width - 5)
+        """Two lines at most: each the preferred form of its sentence that fits (``Alert.forms``: evidence, cause
+        and fix; evidence and fix; ... the short evidence), cut after a whole word only if even that does not."""
+        t = Text(overflow="crop", no_wrap=True)
+        room = max(1, self.size.width - ALERT_MARGIN)
         for i, (level, forms) in enumerate(self._forms()[:2]):
             if i:
                 t.append("\n")
             t.append(f" {LEVEL_ICON.get(level, '•')} ", style=LEVEL_STYLE.get(level, "bold"))
-            text = next((f for f in forms if len(f) <= room), forms[-1])
-            t.append(" " + safe_text(text))
+            t.append(" " + fit_sentence(tuple(safe_text(f) for f in forms), room))
         return t
+
+
+ALERT_MARGIN = 4  # the icon's three cells and the space after it
+
+
+def fit_sentence(forms: Sequence[str], room: int) -> str:
+    """The first of ``forms`` that fits ``room`` columns; else the last, cut after its last whole word that fits
+    with an ellipsis (a number is one word: never cut inside it), an unclosed parenthesis and a dangling dash or
+    colon dropped with the cut."""
+    for form in forms:
+        if len(form) <= room:
+            return form
+    text = forms[-1] if forms else ""
+    if len(text) <= room:
+        return text
+    if room < 2:
+        return "…"[:room]
+    cut = text[: room - 1]
+    if text[room - 1] != " ":  # the cut falls inside a word: back to the word's start
+        cut = cut[: cut.rfind(" ")] if " " in cut else ""
+    while True:
+        cut = cut.rstrip(" —–-;:,(")
+        if cut.count("(") > cut.count(")"):
+            cut = cut[: cut.rfind("(")]
+        elif cut[-1:].isdigit() and len(cut) + 2 > room:  # no room for the space after the number: it goes too
+            cut = cut[: cut.rfind(" ")] if " " in cut else ""
+        else:  # a whole number then "…" would look cut: a space between them
+            return cut + (" …" if cut[-1:].isdigit() else "…")
 
 
 class KeyBar(Widget):
