@@ -114,9 +114,6 @@ _PERCENT = re.compile(r"%[-+ #0]*\d*(\.\d+)?[eEgG]")
 ALLOWED = {
     "gradtui/fmt.py": "the formatters themselves",
     "gradtui/engine/spelling.py": "setting's own digit search",
-    # TODO(probe): the probe's activation formulas spell their parameters with :g; that file is another change's,
-    # in progress: it is to use fmt.setting like engine/activations.py's LeakyReLU formula
-    "gradtui/probe/_acts.py": "pending: the probe's activation formulas",
 }
 ALLOWED_FUNCTIONS = {
     ("gradtui/record.py", "_ftoa"): "a float's exact shortest JSON spelling, read back by the reader",

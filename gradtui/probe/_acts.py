@@ -31,7 +31,9 @@ import torch
 import torch.nn.functional as F
 
 from ..engine.activations import Activation, make_activation
+from ..engine.spelling import setting
 from ..engine.stats import ActivationInfo
+from ..fmt import num
 
 __all__ = ["Call", "lookup"]
 
@@ -231,7 +233,7 @@ def _leaky(inplace_default: bool) -> Callable[[tuple[Any, ...], dict[str, Any]],
         if slope == 0.0:
             return _relu_call("leaky_relu", inplace)
         info = _INFO["leaky_relu"] if slope == 0.01 else _variant(
-            "leaky_relu", f"f(z) = z if z > 0 else {slope:g} z", max(1.0, abs(slope)))  # fmt: skip
+            "leaky_relu", f"f(z) = z if z > 0 else {setting(slope)} z", max(1.0, abs(slope)))  # fmt: skip
         return Call("leaky_relu", info, _d_slope(slope), _slope_curve(slope), inplace)
 
     return make
@@ -243,7 +245,7 @@ def _elu(inplace_default: bool) -> Callable[[tuple[Any, ...], dict[str, Any]], C
         inplace = bool(_arg(args, kw, 2, "inplace", inplace_default))
         if alpha == 1.0:
             return Call("elu", _INFO["elu"], _d_elu(1.0), _engine_curve("elu"), inplace)
-        info = _variant("elu", f"f(z) = z if z > 0 else {alpha:g} (e^z - 1)", max(1.0, alpha))
+        info = _variant("elu", f"f(z) = z if z > 0 else {setting(alpha)} (e^z - 1)", max(1.0, alpha))
 
         def curve(c: np.ndarray, _a: float) -> np.ndarray:
             return np.where(c > 0, 1.0, alpha * np.exp(np.minimum(c, 0.0)))
@@ -301,7 +303,7 @@ def _softplus(args: tuple[Any, ...], kw: dict[str, Any]) -> Call:
     threshold = float(_arg(args, kw, 2, "threshold", 20.0))
     if beta == 1.0 and threshold == 20.0:
         return Call("softplus", _INFO["softplus"], _d_softplus(1.0, 20.0), _engine_curve("softplus"))
-    info = _variant("softplus", f"f(z) = log(1 + e^({beta:g} z)) / {beta:g}")
+    info = _variant("softplus", f"f(z) = log(1 + e^({setting(beta)} z)) / {setting(beta)}")
 
     def curve(c: np.ndarray, _a: float) -> np.ndarray:
         with np.errstate(over="ignore"):
@@ -330,7 +332,9 @@ def _rrelu(inplace_default: bool) -> Callable[[tuple[Any, ...], dict[str, Any]],
         mean = (lower + upper) / 2  # f' as in eval mode: the mean slope (the engine's definition)
         if math.isclose(lower, _RRELU_LOWER) and math.isclose(upper, _RRELU_UPPER):
             return Call("rrelu", _INFO["rrelu"], _d_slope(mean), _engine_curve("rrelu"), inplace)
-        info = _variant("rrelu", f"f(z) = z if z > 0 else a z,  a ~ U[{lower:g}, {upper:g}] (eval: {mean:g})")
+        info = _variant(
+            "rrelu", f"f(z) = z if z > 0 else a z,  a ~ U[{num(lower, 4)}, {num(upper, 4)}] (eval: {num(mean, 4)})"
+        )
         return Call("rrelu", info, _d_slope(mean), _slope_curve(mean), inplace)
 
     return make
