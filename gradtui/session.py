@@ -147,12 +147,14 @@ def serve(
     hz: float = 10.0,
     cap: float | None = None,
     threads: int | None = None,
+    seq: int = 0,
 ) -> None:
     """The trainer loop, for one run or 2-4 twins stepped in lockstep (the same step counter while all run).
 
     In: the commands of gradtui.source that a trainer can do (ApplyChange, Pause, StepOnce, SetRuns, SetRate,
     SetSpeedCap), Ack and Stop. Out: Snapshots and Problem. ``cap``: at most this many steps per second.
     ``threads``: BLAS threads, or None to choose them by measurement after each rebuild (gradtui/blas.py).
+    ``seq``: the last Snapshot.seq the session has seen (a restarted trainer goes on from it).
     """
     from .blas import ThreadChooser
 
@@ -162,8 +164,8 @@ def serve(
     def build(cfgs: list[Config], after: tuple[_Run, ...] | list[_Run] = ()) -> list[_Run]:
         made = [_Run(c, hz, name) for c, name in zip(cfgs, _names(len(cfgs)))]
         # Snapshot.seq never goes back within the session: new runs (a fork, an unfork, new twins) go on from the
-        # largest number the runs before them reached
-        last = max((r.trainer.snapshot_seq for r in after), default=0)
+        # largest number the runs before them reached (at the start: the session's, for a restarted trainer)
+        last = max((r.trainer.snapshot_seq for r in after), default=seq)
         for r in made:
             r.trainer.snapshot_seq = last
         chooser.rebuilt(max(r.trainer.config.width for r in made))
@@ -275,7 +277,13 @@ def _describe(e: BaseException) -> str:
 
 
 def _process_main(
-    conn: Connection, config: list[Config], hz: float, cap: float | None, log_path: str, threads: int | None
+    conn: Connection,
+    config: list[Config],
+    hz: float,
+    cap: float | None,
+    log_path: str,
+    threads: int | None,
+    seq: int = 0,
 ) -> None:
     """Child process entry: send our own prints and warnings to a log file, never to the dashboard's screen.
 
@@ -290,7 +298,7 @@ def _process_main(
     sys.stdout = sys.stderr = open(fd, "w", buffering=1, closefd=False)  # noqa: SIM115
     # EOF, a broken pipe or a reset connection (the pipe is a socket pair): the dashboard has gone
     with contextlib.suppress(EOFError, ConnectionError, KeyboardInterrupt):
-        serve(conn, config, hz, cap, threads)
+        serve(conn, config, hz, cap, threads, seq)
     # Ended without an error of its own (an error's traceback is written after this, and must stay): an empty log
     # goes now, so that not even a dashboard killed outright (SIGKILL) leaves one behind. The dashboard removes it
     # as well when it closes the session normally.
@@ -330,6 +338,7 @@ class Session:
         self._died = False
         self._problems: list[Problem] = []
         self._boundaries: dict[int, Any] = {}  # the last boundary received, per run
+        self.seq = 0  # the largest Snapshot.seq received: a restarted trainer goes on from it
 
     @property
     def configs(self) -> list[Config | None]:
@@ -344,12 +353,22 @@ class Session:
             ctx = mp.get_context("spawn")
             self._worker = ctx.Process(
                 target=_process_main,
-                args=(theirs, self._configs, self.hz, self.speed_cap, self.log_path or os.devnull, self.threads),
+                args=(
+                    theirs,
+                    self._configs,
+                    self.hz,
+                    self.speed_cap,
+                    self.log_path or os.devnull,
+                    self.threads,
+                    self.seq,
+                ),
                 daemon=True,
             )
         else:
             self._worker = threading.Thread(
-                target=serve, args=(theirs, self._configs, self.hz, self.speed_cap, self.threads), daemon=True
+                target=serve,
+                args=(theirs, self._configs, self.hz, self.speed_cap, self.threads, self.seq),
+                daemon=True,
             )
         self._worker.start()
         self._conn = ours
@@ -432,6 +451,7 @@ class Session:
                     msg = conn.recv()
                     if isinstance(msg, Snapshots):
                         snaps = self._restore_boundaries(msg)
+                        self.seq = max([self.seq, *(s.seq for s in snaps)])
                     elif isinstance(msg, Problem):
                         self._problems.append(msg)
             except (EOFError, OSError):

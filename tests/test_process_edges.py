@@ -311,7 +311,7 @@ async def test_a_change_sent_to_a_dead_trainer_is_not_what_a_restart_starts(tmp_
         raise AssertionError("no snapshot from the trainer process")
 
     try:
-        await snapshot()
+        first = await snapshot()
         os.kill(trainer.pid, signal.SIGKILL)
         trainer.join(10)
         session.poll()
@@ -322,7 +322,9 @@ async def test_a_change_sent_to_a_dead_trainer_is_not_what_a_restart_starts(tmp_
         assert session.configs[0].activation == "relu"
         session.send(Restart())
         assert session.alive
-        assert (await snapshot()).config.activation == "relu"
+        again = await snapshot()
+        assert again.config.activation == "relu"
+        assert again.seq > first.seq  # Snapshot.seq never goes back within the session, not even over a restart
     finally:
         session.close()
 
