@@ -402,7 +402,12 @@ def main() -> int:
     seconds = args.seconds or (0.1 if quick else 0.5)
     cases = QUICK_CASES if quick else CASES
     if args.cases:
-        cases = [tuple(int(v) for v in c.split("x")) for c in args.cases.split(",")]
+        try:
+            cases = [tuple(int(v) for v in c.split("x")) for c in args.cases.split(",")]
+        except ValueError:
+            cases = []
+        if not cases or any(len(c) != 3 or min(c) < 1 for c in cases):
+            ap.error(f"--cases {args.cases!r}: depth x width x batch, comma-separated, e.g. 4x64x128,10x512x512")
     t0 = time.perf_counter()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     print(f"gradtui engine benchmark: {cpu_count()} CPUs, load average {load:.2f} at start, numpy {np.__version__}, "
