@@ -42,14 +42,33 @@ class SoftmaxCrossEntropy(Loss):
 
     def __init__(self) -> None:
         self._ws: Buffers = {}
+        self._plan: tuple | None = None
+
+    def _arrays(self, n: int, C: int, dt: np.dtype) -> tuple:
+        """The work arrays for (n, C) logits of dtype ``dt``, looked up once per shape (a step then does no lookups):
+        p (shifted logits, then e^shifted, then the probabilities), its flat view, the row max, the row sums, the
+        per-example loss, the true class's shifted logit, each row's flat offset and the true class's flat index."""
+        a = self._plan
+        if a is None or a[0] != (n, C, dt):
+            ws = self._ws
+            p = buffer(ws, "p", (n, C), dt)
+            a = self._plan = (
+                (n, C, dt),
+                p,
+                p.reshape(-1),
+                *(buffer(ws, k, (n,), dt) for k in ("m", "s", "l", "picked")),
+                np.arange(n) * C,
+                buffer(ws, "flat", (n,), np.dtype(np.intp)),
+                ones(ws, C, dt),
+                buffer(ws, "d", (n, C), dt),
+            )
+        return a
 
     def forward(self, logits, y):
         n, C = logits.shape
         if logits.dtype.kind != "f":
             logits = logits.astype(np.float64)
-        ws, dt = self._ws, logits.dtype
-        p = buffer(ws, "p", (n, C), dt)  # shifted logits, then e^shifted, then the probabilities
-        m = buffer(ws, "m", (n,), dt)
+        _, p, flat_p, m, s, l, picked, starts, flat, one, _ = self._arrays(n, C, logits.dtype)
         if 1 < C <= 16:  # the row max, column by column: ~5x faster than max(axis=1) over a short axis
             np.maximum(logits[:, 0], logits[:, 1], out=m)
             for j in range(2, C):
@@ -57,26 +76,23 @@ class SoftmaxCrossEntropy(Loss):
         else:
             np.max(logits, axis=1, out=m)
         np.subtract(logits, m[:, None], out=p)
-        picked = p[self._rows(n), y]  # the true class's shifted logit
+        np.add(starts, y, out=flat, casting="unsafe")  # flat index of each true class (1D takes are ~4x faster)
+        flat_p.take(flat, out=picked)  # the true class's shifted logit
         np.exp(p, out=p)
-        s = np.dot(p, ones(ws, C, dt), out=buffer(ws, "s", (n,), dt))  # row sums
-        # mean of log p(y) = (sum of picked - sum of log s) / n, the sums in float64
-        loss = (float(np.add.reduce(np.log(s), dtype=np.float64)) - float(np.add.reduce(picked, dtype=np.float64))) / n
+        np.dot(p, one, out=s)  # row sums
+        # mean of -log p(y) = (sum of log s - sum of picked) / n, the sums in float64
+        np.log(s, out=l)
+        loss = (float(np.add.reduce(l, dtype=np.float64)) - float(np.add.reduce(picked, dtype=np.float64))) / n
         p /= s[:, None]
-        self._p, self._y = p, y
+        self._p, self._flat = p, flat
         return loss
 
-    def _rows(self, n: int) -> np.ndarray:
-        rows = self._ws.get("rows")
-        if rows is None or len(rows) != n:
-            rows = self._ws["rows"] = np.arange(n)
-        return rows
-
     def backward(self):
-        p = self._p
+        p, flat = self._p, self._flat
+        d = self._plan[-1]
         n = p.shape[0]
-        d = np.multiply(p, 1.0 / n, out=buffer(self._ws, "d", p.shape, p.dtype))  # (p - onehot(y)) / n
-        d[self._rows(n), self._y] -= 1.0 / n
+        np.multiply(p, 1.0 / n, out=d)  # (p - onehot(y)) / n
+        d.reshape(-1)[flat] -= 1.0 / n
         return d
 
     def predict(self, logits):
