@@ -762,17 +762,20 @@ def _saturated(w: Window) -> Finding | None:
     ]
     if not hits:
         return None
-    e = max(hits, key=lambda x: x.saturation)
     also = ""
     if len(hits) > 1:
         also = f"; {len(hits)} {'steps' if w.axis == 'time' else 'layers'} over {pct(SATURATION_ABOVE)}"
-    was, from_start = "", True
+    # from the start when a layer saturated now already was at the first measurement: then the init put it there,
+    # and that layer is the one named (the most saturated of them), not a near-tie that crossed the line in training
+    was, from_start, e = "", True, max(hits, key=lambda x: x.saturation)
     start = w.first_probe
     if start is not None and start is not s:
-        before = next((x for x in start.entries if x.name == e.name), None)
-        if before is not None and _fin(before.saturation):
-            from_start = before.saturation > SATURATION_ABOVE
-            was = f"; was {pct(before.saturation)} at step {start.step}"
+        before = {x.name: x.saturation for x in start.entries if _fin(x.saturation)}
+        early = [x for x in hits if before.get(x.name, 0.0) > SATURATION_ABOVE]
+        e = max(early or hits, key=lambda x: x.saturation)
+        if e.name in before:
+            from_start = bool(early)
+            was = f"; was {pct(before[e.name])} at step {start.step}"
     return Finding(f"{w.where(e)} is {pct(e.saturation)} saturated (f′ < 5% of its max{was}{also})", e, e.saturation,
                    from_start)  # fmt: skip
 
