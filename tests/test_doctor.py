@@ -12,9 +12,13 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
+import os
 import re
 import statistics
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import make_layer, make_snapshot
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from gradtui.doctor import (
     RULES,
@@ -270,6 +274,7 @@ def _rnn_saturated(r: Run) -> None:
 
 
 RNN = dict(seq_len=40, probe_size=64)
+F64 = dict(S, dtype="float64")
 EXPLODING = dict(activation="relu", recurrent_init="normal:0.5", clip=0.0, optimizer="sgd", lr=0.01)
 
 ROWS = [
@@ -301,15 +306,21 @@ ROWS = [
     Row("sigmoid-residual", Config(residual=True, **S), 300, ("healthy",), PROBLEMS, shows=_cured),
     Row("tanh-normal1-4-converged", Config(activation="tanh", init="normal:1.0", depth=4, **S), 200, ("converged",),
         PROBLEMS, shows=_converged_saturated),
-    Row("tanh-adam-saturates", Config(activation="tanh", depth=3, width=16, optimizer="adam", lr=0.3, **S), 100,
+    # seed 5: layers 2-3 go from 0 % to 97-100 % saturated within 25 steps and stay there, the same on every BLAS
+    # kernel (seeds 0-2 and 7 also learn a little at Adam's lr 0.3, and whether the loss counts as flat, so whether
+    # "too fast" joins, depended on the kernel)
+    Row("tanh-adam-saturates", Config(activation="tanh", depth=3, width=16, optimizer="adam", lr=0.3, **S, seed=5), 100,
         ("saturated",), ("healthy", "converged"), every=25, first="saturated", shows=_saturated_in_training),
-    # (Adam at lr 0.3 was the first choice here; it is chaotic -- seed 0 healthy, seeds 1-2 too fast -- and the
-    # engine's float32 rounding tips it: SGD at lr 1 is too fast on every seed tried)
-    Row("leaky-sgd-too-fast", Config(activation="leaky_relu", init="he", depth=3, width=16, lr=1.0, **S), 200,
-        ("too_fast",), ("healthy", "converged", "slow"), every=25, shows=_too_fast),
-    Row("leaky-adam-blows-up", Config(activation="leaky_relu", init="he", depth=4, optimizer="adam", lr=1.0, **S),
+    # The next three train at an lr too large to settle: chaotic, so float32 rounding, which differs between BLAS
+    # kernels, decides where they land (in float32 under OPENBLAS_CORETYPE=Haswell, 4 of 6 seeds of the first row
+    # were healthy; under SkylakeX none). In float64 the same seed takes the same path on the Haswell, SkylakeX and
+    # Sandybridge kernels (the figures agree to the digits shown), and the seeds are ones far from the rules' lines:
+    # too fast: updates 3.4e-2 a step (the line: 1e-2); stuck: 4.6e-3, loss flat at 95 % of chance; blown up: 76x
+    Row("leaky-sgd-too-fast", Config(activation="leaky_relu", init="he", depth=3, width=16, lr=1.0, **F64, seed=4),
+        200, ("too_fast",), ("healthy", "converged", "slow"), every=25, shows=_too_fast),
+    Row("leaky-adam-blows-up", Config(activation="leaky_relu", init="he", depth=4, optimizer="adam", lr=1.0, **F64),
         100, ("exploding",), ("healthy", "converged"), every=25, first="exploding", shows=_blown_up),
-    Row("leaky-sgd-stuck", Config(activation="leaky_relu", init="he", depth=3, lr=2.0, **S), 300, ("stuck",),
+    Row("leaky-sgd-stuck", Config(activation="leaky_relu", init="he", depth=3, lr=2.0, **F64, seed=3), 300, ("stuck",),
         ("healthy", "converged"), every=25, shows=_stuck),
     Row("sine-relu-diverges", Config(activation="relu", init="he", depth=3, dataset="sine", **S), 50, ("diverged",),
         ("healthy", *WARNINGS), every=10, first="diverged", shows=_regression_diverged),
@@ -348,6 +359,49 @@ def test_scenario(row_id):
     if row.first is not None:
         assert run.alerts[0].key == row.first, [a.text for a in run.alerts]
     row.shows(run)
+
+
+def verdicts() -> dict[str, list[list[object]]]:
+    """What the user sees of every row and acts on: its alerts in order, each with its fix's changes (JSON's types)."""
+    return {
+        row.id: [
+            [a.key, [[c.field, c.value] for c in (a.fix.changes if a.fix else ())]] for a in scenario(row.id).alerts
+        ]
+        for row in ROWS
+    }
+
+
+# OpenBLAS kernels (OPENBLAS_CORETYPE, read when NumPy loads it) and the CPU flags each needs
+KERNELS = {"SkylakeX": {"avx512f", "avx512bw", "avx512vl", "avx512dq"}, "Haswell": {"avx2", "fma"},
+           "Sandybridge": {"avx"}}  # fmt: skip
+
+
+def other_kernels() -> list[str]:
+    blas = next((i for i in threadpool_info() if i.get("internal_api") == "openblas"), None)
+    cpuinfo = Path("/proc/cpuinfo")
+    if blas is None or not cpuinfo.exists():
+        return []
+    flags = set(next((ln for ln in cpuinfo.read_text().splitlines() if ln.startswith("flags")), "").split())
+    here = str(blas.get("architecture", "")).lower()
+    return [k for k, need in KERNELS.items() if need <= flags and k.lower() != here][:2]
+
+
+def test_the_verdicts_do_not_depend_on_the_blas_kernel():
+    """Each BLAS kernel rounds float32 sums its own way, and a chaotic run amplifies the difference: a row whose
+    verdict changed with the kernel once passed here and failed on CI's machine. Every row's verdict, computed again
+    in a process that runs NumPy on other kernels this CPU can run, must be the same."""
+    kernels = other_kernels()
+    if not kernels:
+        pytest.skip("NumPy does not use OpenBLAS on x86 here: no other kernel to compare with")
+    here = verdicts()
+    code = "import json, sys; sys.path.insert(0, sys.argv[1]); import test_doctor as t; print(json.dumps(t.verdicts()))"
+    for kernel in kernels:
+        env = {**os.environ, "OPENBLAS_CORETYPE": kernel, "OPENBLAS_NUM_THREADS": "1"}
+        out = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent)], env=env, capture_output=True,
+                             text=True, check=True, timeout=300).stdout  # fmt: skip
+        there = json.loads(out)
+        changed = {k: (here[k], there[k]) for k in here if here[k] != there[k]}
+        assert not changed, f"under OPENBLAS_CORETYPE={kernel}: {changed}"
 
 
 @pytest.mark.parametrize("row_id", list(BY_ID))
@@ -627,6 +681,27 @@ def test_saturation_is_an_alert_for_sigmoid_and_tanh_only(activation):
     assert keys(diagnose(snap(c, vanishing_ratio=0.5, layer_overrides=half))) == ["healthy"]
     relu = {i: {"saturation": 0.7} for i in range(1, 5)}  # ReLU's inactive half: normal
     assert keys(diagnose(snap(RELU, vanishing_ratio=0.5, layer_overrides=relu))) == ["healthy"]
+
+
+def test_saturated_from_the_start_when_any_saturated_layer_already_was():
+    """Normal(1) init saturates layers 2-4 at once; training then pushes layer 1 just past them. The init is the
+    cause, and the layer named is one the init saturated, not the near-tie that crossed the line in training."""
+    c = Config(activation="tanh", init="normal:1.0", depth=4, width=16, **S)
+
+    def at(step: int, sats: list[float]) -> Snapshot:
+        over = {i + 1: {"saturation": v, "activation": "tanh"} for i, v in enumerate(sats)}
+        return snap(c, step, run_step=step, vanishing_ratio=0.5, loss=1.1, layer_overrides=over)
+
+    start = at(0, [0.40, 0.77, 0.76, 0.75])
+    (a,) = diagnose_window([start, at(100, [0.99, 0.98, 0.97, 0.95])])
+    assert (a.key, a.index) == ("saturated", 2) and "was 77% at step 0; 4 layers over 50%" in a.evidence
+    assert a.fix == Fix("use Xavier init", (Change("init", "xavier"),))
+    assert "normal:1.0 weights put z in tanh's flat tails" in a.text
+    # no layer saturated at the start: training did it (Xavier is not the cure; the lr 0.1 is safe: batch norm)
+    (a,) = diagnose_window([at(0, [0.40, 0.30, 0.20, 0.10]), at(100, [0.99, 0.98, 0.97, 0.95])])
+    assert (a.key, a.index) == ("saturated", 1) and "was 40% at step 0" in a.evidence
+    assert "training pushed z into tanh's flat tails" in a.text
+    assert a.fix == Fix("try batch norm", (Change("batchnorm", True),))
 
 
 # ---- the Doctor and its window ------------------------------------------------------------------------------------
