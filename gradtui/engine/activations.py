@@ -22,6 +22,7 @@ forward (the trainer detects divergence from it) and finite inputs give finite o
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import ClassVar
 
@@ -762,11 +763,18 @@ def make_activation(
     return cls(units, dtype, rng)
 
 
+@functools.lru_cache(maxsize=64)
+def _curve_activation(name: str, leaky_slope: float, gelu_approximate: bool) -> Activation:
+    """One float64 instance per activation for ``derivative_curve`` (its eval-mode derivative keeps no state): the
+    probe pass asks for a curve per layer, and building the instance cost more than the 16-point curve."""
+    return make_activation(name, 1, np.dtype(np.float64), leaky_slope=leaky_slope, gelu_approximate=gelu_approximate)
+
+
 def derivative_curve(
     name: str, x: np.ndarray, *, leaky_slope: float = 0.01, gelu_approximate: bool = False
 ) -> np.ndarray:
     """f'(x) of the registry's activation ``name`` at the points ``x`` (1-D), in float64: the derivative overlay
     of the panels, computed the same way live and from a recording (which does not store it)."""
-    act = make_activation(name, 1, np.dtype(np.float64), leaky_slope=leaky_slope, gelu_approximate=gelu_approximate)
+    act = _curve_activation(name, leaky_slope, gelu_approximate)
     with np.errstate(all="ignore"):
         return np.asarray(act.derivative(np.asarray(x, dtype=np.float64)[:, None])[:, 0], dtype=np.float64)
