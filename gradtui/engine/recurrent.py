@@ -73,6 +73,18 @@ RNN_ACTIVATIONS: tuple[str, ...] = tuple(n for n, c in ACTIVATIONS.items() if is
 SATURATION_EDGE = 0.05  # a gate entry is saturated in the outer 5 % of its range at either end (sigmoid: <0.05, >0.95)
 ACT_SATURATION = 0.05  # a vanilla-RNN unit is saturated where |f'(a)| < 5 % of max |f'| (as in the MLP)
 MAX_CACHED_SHAPES = 2  # buffers kept for this many (T, N) shapes: a training batch and a probe set
+# Subnormals in BPTT. A vanishing gradient shrinks step by step back in time until entries fall below float32's
+# smallest normal number (1.2e-38), and x86 does arithmetic on such subnormals many times slower: a tanh RNN at T = 100
+# went from ~620 to ~135 steps/s within 10 s of training. So entries of da below ZERO_BELOW are zeroed before the
+# matrix products (in the steps the trainer does not measure: see Cell.exact_figures), which then make no subnormals
+# either. What the zeroed entries would add to a gradient entry (through a chain that has shrunk them this far: at
+# most ~T x 1e-30) changes a weight by less than its rounding (SGD: lr x 1e-28; Adam: lr x 1e-28 / eps = lr x 1e-20).
+# Zeroing costs three passes a step, so it starts once the norm of a step's dL/dh is below FLUSH_WATCH (entries of da
+# are entries of dL/dh, spread over ~10 decades, times f'(a), down to ~1e-7 where tanh saturates), looked at every
+# FLUSH_CHECK steps; float32 only (float64's subnormals start at 2e-308).
+ZERO_BELOW = 1e-30
+FLUSH_WATCH = 1e-12
+FLUSH_CHECK = 8
 
 
 def _shares(mask: np.ndarray) -> np.ndarray:
@@ -147,6 +159,12 @@ class Cell:
     matrix of the through-time product (``back_weights``) and to those rows of dW_all (both exact: a power of 2).
     """
 
+    flush_subnormals = True  # zero da's entries below ZERO_BELOW once the gradient has vanished that far
+    # dL/dh_t are the through-time figures: with exact_figures only subnormals are zeroed (float32 holds nothing exact
+    # below its smallest normal number anyway), so that a figure is not 0 where it is 1e-35. The trainer clears it for
+    # the steps it does not measure, which then zero everything below ZERO_BELOW (no subnormal is made downstream)
+    exact_figures = True
+
     kind: ClassVar[str] = ""
     gates: ClassVar[tuple[str, ...]] = ()
     sigmoid_blocks: ClassVar[int] = 0  # the leading gate blocks that are sigmoid gates, computed through tanh(a/2)
@@ -186,6 +204,7 @@ class Cell:
         self.steps = 0  # T of the last forward
         self.batch = 0  # N of the last forward
         self.has_backward = False  # a backward has run since the last forward (dH is current)
+        self._flushing = False  # zeroing da's tiny entries in this backward (see ZERO_BELOW)
 
     # ---- parameters --------------------------------------------------------------------------------------------
     def params(self) -> Params:
@@ -322,7 +341,13 @@ class Cell:
         else:
             self._W_back = self.back_weights()
         np.copyto(dH[T - 1], dh_out[T - 1] if each else dh_out)
+        self._flushing = False
+        watch = self.flush_subnormals and self.dtype == np.float32
         for s in range(T - 1, -1, -1):
+            if watch and (T - 1 - s) % FLUSH_CHECK == 0:
+                d = dH[s].reshape(-1)
+                if float(d.dot(d)) < FLUSH_WATCH**2:  # its norm (>= its largest entry); NaN is not below
+                    self._flushing, watch = True, False
             dprev_h = dH[s - 1] if s > 0 else dh0
             self.step_backward(s, dH[s], dprev_h)
             if s == T - 1:
@@ -340,6 +365,21 @@ class Cell:
 
     def start_backward(self, buf: dict[str, np.ndarray]) -> None:
         pass
+
+    def _back_through(self, dA: np.ndarray, dprev_h: np.ndarray) -> None:
+        """dprev_h = _W_back @ dA, the through-time term; once the gradient has shrunk that far, dA's entries below
+        ZERO_BELOW (subnormals only, with ``exact_figures``) are zeroed first."""
+        if self._flushing:
+            self._zero_tiny(dA)
+        np.matmul(self._W_back, dA, out=dprev_h)
+
+    def _zero_tiny(self, a: np.ndarray) -> None:
+        """Zero ``a``'s entries below ZERO_BELOW (subnormals only, with ``exact_figures``), in place."""
+        mag = self.scratch(f"flush_mag_{a.shape[0]}", a.shape, a.dtype)  # dA and dprev_h: two shapes
+        small = self.scratch(f"flush_small_{a.shape[0]}", a.shape, np.bool_)
+        np.abs(a, out=mag)
+        np.less(mag, np.finfo(a.dtype).tiny if self.exact_figures else ZERO_BELOW, out=small)
+        np.copyto(a, 0, where=small)
 
     def step_backward(self, s: int, dnext_h: np.ndarray, dprev_h: np.ndarray) -> None:
         """Step s back. dnext_h: (H, N), the total dL/dh_{s+1}. Writes dL/da of the step into the buffer dA (times 4
@@ -430,7 +470,7 @@ class RNNCell(Cell):
 
     def step_backward(self, s: int, dnext_h: np.ndarray, dprev_h: np.ndarray) -> None:
         da = np.multiply(dnext_h, self._space.views[s][2], out=self.buf["dA"])  # da = dnext_h * f'(a)
-        np.matmul(self._W_back, da, out=dprev_h)  # dprev_h^T = Wh da^T
+        self._back_through(da, dprev_h)  # dprev_h^T = Wh da^T
 
     def gate_values(self) -> list[tuple[str, np.ndarray, tuple[float, float]]]:
         return []
@@ -535,7 +575,7 @@ class LSTMCell(Cell):
         np.multiply(dc, i, out=dA[3 * H :])  # dL/dg = dc * i
         dA *= d  # da = dL/d(gate) * gate'(a)  (4 da in the rows of i, f, o)
         dc *= f  # dprev_c = dc * f
-        np.matmul(self._W_back, dA, out=dprev_h)  # dprev_h^T = Wh da^T
+        self._back_through(dA, dprev_h)  # dprev_h^T = Wh da^T
 
     def init_state_gradients(self) -> None:
         super().init_state_gradients()
@@ -670,9 +710,11 @@ class GRUCell(Cell):
         N, H = self.batch, self.hidden
         dA, tmpH = buf["dA"], buf["tmpH"]
         np.multiply(d4, dnext_h, out=dA.reshape(4, H, N))  # [4 da_r, 4 da_z, da_n, da_n r]
-        np.matmul(self._W_back, dA, out=dprev_h)
+        self._back_through(dA, dprev_h)
         np.multiply(dnext_h, z, out=tmpH)
         dprev_h += tmpH  # + dnext_h * z
+        if self._flushing:  # the direct path halves dL/dh a step (z ~ 1/2) into subnormals of its own
+            self._zero_tiny(dprev_h)
 
 
 CELLS: dict[str, type[Cell]] = {c.kind: c for c in (RNNCell, LSTMCell, GRUCell)}

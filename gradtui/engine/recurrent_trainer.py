@@ -160,6 +160,7 @@ class RecurrentTrainer(BaseTrainer):
         net = self.net
         xb, yb = self._next_batch()
         self._last_batch = (xb, yb)
+        net.cell.exact_figures = measure  # a measured step's dL/dh_t are figures: see Cell.exact_figures
         with np.errstate(all="ignore"):  # a diverging network is reported in words, not as warnings
             loss = net.loss_and_grads(xb, yb)
             if not math.isfinite(loss):
@@ -227,6 +228,7 @@ class RecurrentTrainer(BaseTrainer):
         """The gradient figures without an update (at step 0, or when the last step was not measured)."""
         net = self.net
         xb, yb = self._last_batch if self._last_batch is not None else self._peek_batch()
+        net.cell.exact_figures = True
         with np.errstate(all="ignore"):
             net.loss_and_grads(xb, yb)
             signal, ratio, cell_norm = net.measure_gradient()
