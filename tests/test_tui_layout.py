@@ -3,6 +3,7 @@ selecting a layer, the help screen and the screenshot key. A FakeSession with a 
 
 from __future__ import annotations
 
+import re
 from itertools import combinations
 
 import pytest
@@ -10,7 +11,7 @@ from conftest import make_boundary, make_snapshot, snapshot_series
 from uitest import fake_app, painted, rendered, show
 
 from gradtui.source import ApplyChange
-from gradtui.tui.screens.dashboard import VIEW_NAMES, VIEWS
+from gradtui.tui.screens.dashboard import MIN_BOTTOM, VIEW_NAMES, VIEWS
 from gradtui.tui.screens.modals import HelpScreen
 from gradtui.tui.widgets.activations import LayerHistogram
 from gradtui.tui.widgets.base import Panel
@@ -213,3 +214,41 @@ async def test_every_key_action_is_in_the_command_palette():
         await pilot.pause()
         assert app.dashboard.config.activation != before
         assert source.of(ApplyChange)[-1].change.field == "activation"
+
+
+def listed(app, name: str) -> set[str]:
+    """The layer names a panel lists (its rows' labels)."""
+    return set(re.findall(r"(?<![\w.])L\d+\b", painted(app.dashboard.query_one(f"#{name}"))))
+
+
+async def test_the_grid_rows_grow_to_list_every_layer_where_the_bottom_row_keeps_its_height():
+    every = {f"L{i}" for i in range(1, 11)}
+    snap = make_snapshot(depth=10, boundary=make_boundary())
+    async with fake_app(size=(140, 44), snap=snap) as (app, pilot, _):
+        await pilot.pause()
+        for name in ("flow", "heatmap", "strips", "units"):
+            assert every <= listed(app, name), name
+            assert "of 10" not in str(app.dashboard.query_one(f"#{name}").border_title), name
+        for name in ("loss", "boundary"):
+            assert app.dashboard.query_one(f"#{name}").region.height >= MIN_BOTTOM, name
+        # 120x40: the rows could list every layer only by leaving the loss chart too few lines: equal thirds
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        flow, k = app.dashboard.query_one("#flow"), len(listed(app, "flow"))
+        assert k < 10 and f"{k} of 10" in str(flow.border_title)
+        heights = {app.dashboard.query_one(f"#{n}").region.height for n in ("flow", "units", "loss")}
+        assert max(heights) - min(heights) <= 1
+        # zoomed, the grid is the stylesheet's; back, it fits again
+        await pilot.resize_terminal(140, 44)
+        await pilot.press("1")
+        await pilot.pause()
+        assert app.dashboard.query_one("#flow").region.height >= 30
+        await pilot.press("1")
+        await pilot.pause()
+        assert every <= listed(app, "flow") and every <= listed(app, "units")
+        # a shallow network fits in the thirds: they stay (its histograms and unit map keep their height)
+        show(app, make_snapshot(depth=4, step=101, boundary=make_boundary()))
+        await pilot.pause()
+        await pilot.pause()
+        heights = {app.dashboard.query_one(f"#{n}").region.height for n in ("flow", "units", "loss")}
+        assert max(heights) - min(heights) <= 1

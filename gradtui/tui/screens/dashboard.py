@@ -42,6 +42,9 @@ TIME_VIEW_NAMES = [*VIEW_NAMES[:5], "Gates"]
 COMPACT_W, COMPACT_H = 110, 34  # below either, one panel at a time
 MIN_W, MIN_H = 60, 16  # below either, only a message
 PAIR_H = 30  # compact, but this high: the first view shows the flow and its history
+MIN_BOTTOM = 10  # the loss chart and the boundary keep this many lines when the rows above grow to list every entry
+# the grid rows that list entries, by their panels: the flow and its history; the activation strips and the units
+ENTRY_ROWS = (("flow", "heatmap"), ("strips", "units"))
 
 
 VIEW_SHORT = {"History": "Hist", "Activations": "Acts", "Boundary": "Bound"}  # the views line's short names
@@ -436,11 +439,46 @@ class SingleRunScreen(DashboardScreen):
         super().__init__()
         self.history = History()
         self.doctor = new_doctor()
+        self._grid_rows: str | None = None  # the grid's rows when fitted to the entries (None: the stylesheet's)
+
+    def fit_grid(self, n: int) -> None:
+        """The top two grid rows, where a third of the grid cannot list all ``n`` entries, as tall as their panels need
+        for them, if the bottom row keeps MIN_BOTTOM lines (a 10-layer network at 140x44: every layer instead of 9 of
+        10); otherwise, and in the zoomed and compact layouts, the stylesheet's equal thirds. When that changes, the
+        rows are chosen again after the new layout (``choose_rows`` reads the panels' sizes)."""
+        grids = self.query(PanelsGrid)
+        if not grids:
+            return
+        grid = grids.first()
+        rows = None
+        height = grid.content_size.height
+        if not any(self.has_class(c) for c in ("-compact", "-zoom", "-tiny")) and height > 0:
+            need = []
+            for ids in ENTRY_ROWS:  # a row grows past its third only; a shallow network keeps the thirds
+                tallest = height // 3
+                for name in ids:
+                    p = self.query_one(f"#{name}", Panel)
+                    chrome = p.outer_size.height - p.content_size.height  # border and padding
+                    content = next((h for h in range(n, n + 16) if p.capacity(h) >= n), n + 16)
+                    tallest = max(tallest, content + chrome)
+                need.append(tallest)
+            if max(need) > height // 3 and sum(need) + MIN_BOTTOM <= height:
+                rows = " ".join(str(h) for h in need) + " 1fr"
+        if rows == self._grid_rows:
+            return
+        self._grid_rows = rows
+        if rows is None:
+            grid.styles.clear_rule("grid_rows")
+        else:
+            grid.styles.grid_rows = rows
+        grid.styles.refresh(layout=True, children=True)  # what setting the rule does; clearing it does not
+        self.call_after_refresh(self.redraw)
 
     def redraw(self) -> None:
         snap = self.snap
         if snap is None:
             return
+        self.fit_grid(len(snap.entries))
         view = self.panel_view(snap, self.history)
         with self.app.batch_update():
             for panel in self.panels:
