@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gradtui.engine.activations import ACTIVATIONS, GELU, erf, make_activation
+from gradtui.engine import activations
+from gradtui.engine.activations import ACTIVATIONS, GELU, SELU, erf, make_activation
 
 F32 = np.finfo(np.float32)
 
@@ -66,6 +67,72 @@ def test_float32_exact_gelu_and_its_derivative_match_the_float64_definition():
     d_ref = phi_cdf + z64 * np.exp(-z64 * z64 / 2) / math.sqrt(2 * math.pi)
     assert np.max(np.abs(d - d_ref)) < 3e-7
     np.testing.assert_array_equal(g.derivative(z).astype(np.float64)[:, 0], d)  # eval and training agree
+
+
+def test_float32_tanh_form_gelu_and_its_derivative_match_the_float64_formula():
+    """The tanh form is computed as a logistic sigmoid, (1 + tanh g)/2 = 1/(1 + e^-2g): the same function, other
+    roundings; its derivative from 1 - p = e^-2g p, without the cancellation of 1 - tanh^2 where p is near 1."""
+    z = np.linspace(-12.0, 12.0, 240_001).astype(np.float32)[:, None]
+    g = GELU(1, np.float32, approximate=True)
+    h = g.forward(z, train=True).astype(np.float64)[:, 0]
+    d = g.backward(np.ones_like(z)).astype(np.float64)[:, 0]
+    z64 = z[:, 0].astype(np.float64)
+    c, k = math.sqrt(2 / math.pi), 0.044715
+    t = np.tanh(c * (z64 + k * z64**3))
+    assert np.max(np.abs(h - 0.5 * z64 * (1 + t)) / np.maximum(1, np.abs(z64))) < 3e-7
+    d_ref = 0.5 * (1 + t) + 0.5 * z64 * (1 - t * t) * c * (1 + 3 * k * z64 * z64)
+    assert np.max(np.abs(d - d_ref)) < 3e-7
+    np.testing.assert_array_equal(g.derivative(z).astype(np.float64)[:, 0], d)
+
+
+def ulps(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """|got - ref| in units of float32's spacing at ref (ref in float64, finite and within float32's range)."""
+    spacing = np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)
+    return np.abs(got.astype(np.float64) - ref) / spacing
+
+
+def exp_family_references(z64: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(f, f') of ELU, SELU and softplus in float64, from NumPy's float64 expm1, log1p and exp."""
+    lam, alpha = SELU.lam, SELU.alpha
+    neg = np.minimum(z64, 0.0)
+    e = np.exp(-np.abs(z64))
+    sigmoid = np.where(z64 >= 0, 1 / (1 + e), e / (1 + e))
+    return {
+        "elu": (np.where(z64 > 0, z64, np.expm1(neg)), np.where(z64 > 0, 1.0, np.exp(neg))),
+        "selu": (
+            lam * np.where(z64 > 0, z64, alpha * np.expm1(neg)),
+            lam * np.where(z64 > 0, 1.0, alpha * np.exp(neg)),
+        ),
+        "softplus": (np.maximum(z64, 0) + np.log1p(e), sigmoid),
+    }
+
+
+@pytest.mark.parametrize("kahan", [True, False], ids=["kahan", "numpy"])
+@pytest.mark.parametrize("name", ["elu", "selu", "softplus"])
+def test_float32_exp_family_is_within_6_ulp_of_float64_over_the_float32_line(name, kahan, monkeypatch):
+    """Without AVX-512, float32 ELU, SELU and softplus build expm1 and log1p from np.exp and np.log (NumPy vectorises
+    only those two there). Kahan's trick keeps the result within a few ulp -- mostly np.log's own 3.8 -- on the whole
+    float32 line, including where e^z rounds to 1, where 1 + e^-|z| does, and past the float32 range of e^z. Both
+    paths are checked on every machine (the machine's own choice is ``KAHAN_FLOAT32``)."""
+    monkeypatch.setattr(activations, "KAHAN_FLOAT32", kahan)
+    mags = np.logspace(-45, 30, 5000)  # up to 1e30: SELU's lam z stays finite
+    z = np.concatenate([np.linspace(-30.0, 30.0, 1_200_001), mags, -mags, [0.0, -0.0, F32.tiny, -F32.tiny]])
+    z = z.astype(np.float32)
+    z64 = z.astype(np.float64)
+    h_ref, d_ref = exp_family_references(z64)[name]
+    act = make_activation(name, 1, np.dtype(np.float32), np.random.default_rng(0))
+    for train in (True, False):
+        h = act.forward(z[:, None], train=train)[:, 0]
+        d = act.backward(np.ones((len(z), 1), np.float32))[:, 0].astype(np.float64)
+        assert h.dtype == np.float32
+        assert ulps(h, h_ref).max() < 6, (name, train, z[np.argmax(ulps(h, h_ref))])
+        if name == "softplus":  # sigmoid(z) from e^-|z|: relative accuracy on both tails, down to float32's normals
+            normal = d_ref > F32.tiny
+            assert np.max(np.abs(d - d_ref)[normal] / d_ref[normal]) < 5e-7
+            assert np.max(np.abs(d - d_ref)[~normal]) < F32.tiny
+        else:  # from h: e^z = h + 1 below 0, so the error is h's, absolute
+            assert np.max(np.abs(d - d_ref)) < 2e-7 * act.max_deriv
+    np.testing.assert_array_equal(act.derivative(z[:, None])[:, 0], d)  # eval and training agree
 
 
 # --- every activation on non-finite and extreme inputs --------------------------------------------------------------
@@ -150,3 +217,17 @@ def test_a_diverging_network_is_reported_not_crashed(activation, dtype):
     assert (snap.diverged is not None) == (t.diverged is not None)
     if activation == "gelu":
         assert t.diverged is not None  # the case of the issue
+
+
+@pytest.mark.parametrize("kahan", [True, False], ids=["kahan", "numpy"])
+@pytest.mark.parametrize("name", ["elu", "selu", "softplus"])
+def test_both_float32_expm1_log1p_paths_survive_non_finite_inputs(name, kahan, monkeypatch):
+    """The machine runs one of the two float32 paths in the test above; this runs the other one on NaN/Inf too."""
+    monkeypatch.setattr(activations, "KAHAN_FLOAT32", kahan)
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(cases(np.float32))
+    def run(z):
+        check(name, {}, z)
+
+    run()

@@ -62,6 +62,22 @@ def _zeros(ws: Buffers | None, like: np.ndarray) -> np.ndarray | float:
     return _const(ws, like, 0.0)
 
 
+@functools.cache
+def _k(value: float, dtype: np.dtype) -> np.ndarray:
+    """``value`` as a read-only 0-d array of ``dtype``, for np.add/multiply/subtract/divide: a ufunc takes it ~0.4 us
+    faster than a Python float, whose conversion and weak-type promotion it redoes on every call (the cached lookup
+    costs ~0.14 us). Same result: the float is rounded to ``dtype`` either way."""
+    c = np.array(value, dtype)
+    c.flags.writeable = False
+    return c
+
+
+@functools.cache
+def _ks(values: tuple[float, ...], dtype: np.dtype) -> tuple[np.ndarray, ...]:
+    """``_k`` of each of ``values``, in one lookup."""
+    return tuple(_k(v, dtype) for v in values)
+
+
 _EXP_LIMITS: dict[np.dtype, float] = {}
 
 
@@ -79,12 +95,69 @@ def _sigmoid_into(z: np.ndarray, out: np.ndarray, ws: Buffers | None = None) -> 
     np.negative(z, out=out)
     np.minimum(out, _const(ws, z, _exp_limit(z.dtype)), out=out)
     np.exp(out, out=out)
-    np.add(out, 1.0, out=out)
-    return np.reciprocal(out, out=out)
+    np.add(out, _k(1.0, z.dtype), out=out)
+    return np.divide(_k(1.0, z.dtype), out, out=out)  # np.reciprocal takes ~1.35x as long
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return _sigmoid_into(z, np.empty(z.shape, z.dtype))
+
+
+# --- expm1 and log1p in float32 --------------------------------------------------------------------------------
+# NumPy vectorises float32 exp and log from AVX2 up, but expm1 and log1p only where it dispatches AVX-512 (SVML);
+# elsewhere they run scalar libm code at ~7x np.exp's time (an ELU step cost ~2x ReLU's, softplus ~3x). There they are
+# built from exp and log with Kahan's trick, whose rounding errors cancel: expm1(t) = (u - 1) t / log u with u = e^t,
+# and log1p(y) = log(u) y / (u - 1) with u = 1 + y (each exactly t, resp. y, where u rounds to 1: 0/0, replaced by
+# fmax/fmin). Error against float64: 4.5 ulp (relative 3.3e-7) over the float32 line, most of it np.log's own 3.8
+# ulp (NumPy's expm1: 0.75 ulp); a test checks both paths. float64 keeps np.expm1 and np.log1p everywhere (there the
+# pair would cost more, not less).
+
+
+def _numpy_vectorises_expm1() -> bool:
+    """Does NumPy dispatch AVX-512 here (X86_V4, AVX512_SKX before NumPy 2.4), where its expm1/log1p are SIMD?"""
+    try:
+        found = np.show_config(mode="dicts")["SIMD Extensions"]["found"]  # runtime CPU detection, public API
+    except Exception:  # an older or unusual build: the Kahan forms are right everywhere
+        return False
+    return any(name in found for name in ("X86_V4", "AVX512_SKX"))
+
+
+KAHAN_FLOAT32 = not _numpy_vectorises_expm1()  # fixed per machine, so that a seeded run repeats exactly
+_EXPM1_FLOOR = -20.0  # e^-20 - 1 rounds to -1 in float32: t below it gives -1, and -inf never reaches the division
+
+
+def _expm1_neg_into(out: np.ndarray, ws: Buffers | None = None, exact_where_tiny: bool = True) -> np.ndarray:
+    """expm1 of ``out`` (entries <= 0 or NaN), in place. With ``exact_where_tiny`` False the result may instead be
+    returned in a scratch array, NaN where e^t rounds to 1 (|t| < 6e-8, t = 0 included): for a caller whose own fmax
+    with t puts t there (``out`` then holds t clamped to [-20, 0])."""
+    if out.dtype != np.float32 or not KAHAN_FLOAT32:
+        return np.expm1(out, out=out)
+    u, lg = _scratch(ws, "em_u", out), _scratch(ws, "em_l", out)
+    np.maximum(out, _const(ws, out, _EXPM1_FLOOR), out=out)
+    np.exp(out, out=u)
+    np.log(u, out=lg)
+    np.subtract(u, _k(1.0, u.dtype), out=u)
+    np.multiply(u, out, out=u)
+    with np.errstate(invalid="ignore"):  # 0/0 where e^t rounds to 1: there expm1(t) is t, which fmax picks
+        np.divide(u, lg, out=u)
+    if not exact_where_tiny:
+        return u
+    return np.fmax(u, out, out=out)  # (u - 1) t / log u >= t, but for rounding at |t| < 1e-7
+
+
+def _log1p_unit_into(y: np.ndarray, out: np.ndarray, ws: Buffers | None = None) -> np.ndarray:
+    """log1p(y) into ``out`` (which may be ``y``), for entries of ``y`` in [0, 1] or NaN."""
+    if y.dtype != np.float32 or not KAHAN_FLOAT32:
+        return np.log1p(y, out=out)
+    u, lg = _scratch(ws, "lp_u", y), _scratch(ws, "lp_l", y)
+    one = _k(1.0, y.dtype)
+    np.add(y, one, out=u)
+    np.log(u, out=lg)
+    np.multiply(lg, y, out=lg)
+    np.subtract(u, one, out=u)
+    with np.errstate(invalid="ignore"):  # 0/0 where 1 + y rounds to 1: there log1p(y) is y, which fmin picks
+        np.divide(lg, u, out=lg)
+    return np.fmin(lg, y, out=out)  # log(1 + y) <= y
 
 
 # --- erf: NumPy has none, and the exact GELU needs one ----------------------------------------------------------
@@ -116,11 +189,12 @@ _PHI32 = tuple(c / math.sqrt(2.0) / 2.0**k for k, c in enumerate(_ERF32))
 
 def _horner_into(s: np.ndarray, coefs: tuple[float, ...], out: np.ndarray) -> np.ndarray:
     """sum_k coefs[k] s^k into ``out`` (Horner, in place; ``out`` must not be ``s``)."""
-    np.multiply(s, coefs[-1], out=out)
-    for c in coefs[-2:0:-1]:
-        np.add(out, c, out=out)
+    c = _ks(coefs, s.dtype)
+    np.multiply(s, c[-1], out=out)
+    for ck in c[-2:0:-1]:
+        np.add(out, ck, out=out)
         np.multiply(out, s, out=out)
-    np.add(out, coefs[0], out=out)
+    np.add(out, c[0], out=out)
     return out
 
 
@@ -297,7 +371,7 @@ class Sigmoid(Elementwise):
         return _sigmoid_into(z, out, ws)
 
     def _df_into(self, z, h, out, ws=None):
-        np.subtract(1.0, h, out=out)
+        np.subtract(_k(1.0, h.dtype), h, out=out)
         return np.multiply(out, h, out=out)
 
 
@@ -310,7 +384,7 @@ class Tanh(Elementwise):
 
     def _df_into(self, z, h, out, ws=None):
         np.multiply(h, h, out=out)
-        return np.subtract(1.0, out, out=out)
+        return np.subtract(_k(1.0, h.dtype), out, out=out)
 
 
 class ReLU(Elementwise):
@@ -347,7 +421,7 @@ class LeakyReLU(Elementwise):
         if a == 0:
             return np.maximum(z, _zeros(ws, z), out=out)
         if 0 < a <= 1:  # max(z, a z) is z for z > 0 and a z below; a z cannot overflow
-            np.multiply(z, a, out=out)
+            np.multiply(z, _k(a, z.dtype), out=out)
             return np.maximum(z, out, out=out)
         np.copyto(out, np.where(z > 0, z, z * z.dtype.type(a)))
         return out
@@ -356,8 +430,8 @@ class LeakyReLU(Elementwise):
         np.greater(z, 0.0, out=out)
         a = self.slope
         if a != 0:
-            np.multiply(out, 1.0 - a, out=out)
-            np.add(out, a, out=out)
+            np.multiply(out, _k(1.0 - a, z.dtype), out=out)
+            np.add(out, _k(a, z.dtype), out=out)
         return out
 
 
@@ -450,12 +524,12 @@ class ELU(Elementwise):
 
     def _f_into(self, z, out, ws=None):
         np.minimum(z, _zeros(ws, z), out=out)
-        np.expm1(out, out=out)
-        return np.maximum(z, out, out=out)  # expm1(min(z, 0)) >= z below 0, and is 0 above
+        e = _expm1_neg_into(out, ws, exact_where_tiny=False)
+        return np.fmax(z, e, out=out)  # expm1(min(z, 0)) >= z below 0, and is 0 (or NaN from 0/0: fmax skips it) above
 
     def _df_into(self, z, h, out, ws=None):
         np.minimum(h, _zeros(ws, h), out=out)  # 1 above 0, h + 1 = e^z below
-        np.add(out, 1.0, out=out)
+        np.add(out, _k(1.0, h.dtype), out=out)
         return out
 
 
@@ -469,10 +543,10 @@ class SELU(Elementwise):
         t = _scratch(ws, "t", z)
         zero = _zeros(ws, z)
         np.minimum(z, zero, out=t)
-        np.expm1(t, out=t)
-        np.multiply(t, self.lam * self.alpha, out=t)
+        _expm1_neg_into(t, ws)
+        np.multiply(t, _k(self.lam * self.alpha, z.dtype), out=t)
         np.maximum(z, zero, out=out)
-        np.multiply(out, self.lam, out=out)
+        np.multiply(out, _k(self.lam, z.dtype), out=out)
         np.add(out, t, out=out)
         return out
 
@@ -480,10 +554,10 @@ class SELU(Elementwise):
         # lam above 0; below, h + lam alpha = lam alpha e^z
         la = self.lam * self.alpha
         pos = _scratch(ws, "t", z)
-        np.greater(h, 0.0, out=pos)
-        np.multiply(pos, self.lam - la, out=pos)
+        np.greater(h, _zeros(ws, h), out=pos)
+        np.multiply(pos, _k(self.lam - la, h.dtype), out=pos)
         np.minimum(h, _zeros(ws, h), out=out)
-        np.add(out, la, out=out)
+        np.add(out, _k(la, h.dtype), out=out)
         np.add(out, pos, out=out)
         return out
 
@@ -493,12 +567,17 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _LOG_INV_SQRT_2PI = math.log(_INV_SQRT_2PI)
 _TANH_C = math.sqrt(2.0 / math.pi)
 _TANH_K = 0.044715
+# Both tanh forms of Phi, (1 + tanh g(z))/2, are computed as the logistic sigmoid of 2 g(z) = -z R(z^2): one np.exp
+# instead of np.tanh (about half its time on AVX2), and no cancellation in the left tail, where tanh g is near -1.
+_GELU_TANH_R = (-2.0 * _TANH_C, -2.0 * _TANH_C * _TANH_K)  # g = c (z + k z^3)
+_PHI32_R = tuple(-2.0 * c for c in _PHI32)  # g = z Q(z^2), the float32 erf's
 
 
 class GELU(Elementwise):
     """GELU, exact erf form by default; ``approximate=True`` gives the tanh form (differs by up to 4.7e-4).
 
-    float32 takes Phi(z) = (1 + tanh(z Q(z^2))) / 2 (see ``_PHI32``: the float32 erf); float64 the table erf.
+    float32 takes Phi(z) = (1 + tanh(z Q(z^2))) / 2 (see ``_PHI32``: the float32 erf), as 1/(1 + e^(-2 z Q(z^2)));
+    float64 the table erf.
     """
 
     name, label = "gelu", "GELU"
@@ -516,74 +595,83 @@ class GELU(Elementwise):
 
     def _parts(
         self, z: np.ndarray, ws: Buffers | None, keep: Buffers | None = None, h: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(p, s): the factor p with h = z p -- Phi(z) exact, (1 + tanh u)/2 in the tanh form -- and s = z^2; into
-        ``keep``'s arrays (for the backward) when given, else temporaries. With ``h``, also h = z p into it."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(p, s, q): the factor p with h = z p -- Phi(z) exact, (1 + tanh g)/2 in the tanh form -- s = z^2, and
+        q = e^-2g with p = 1/(1 + q) in the tanh forms (None for the float64 erf); into ``keep``'s arrays (for the
+        backward) when given, else temporaries. With ``h``, also h = z p into it."""
         if keep is not None:
             s, p = buffer(keep, "s", z.shape, z.dtype), buffer(keep, "p", z.shape, z.dtype)
         else:
             s, p = _scratch(ws, "s", z), _scratch(ws, "p", z)
+        q = None
         with np.errstate(over="ignore", invalid="ignore"):  # z^2 overflows for huge |z|: see _ERF32 (one errstate)
             np.multiply(z, z, out=s)
-            if self.approximate:
-                np.multiply(s, _TANH_C * _TANH_K, out=p)
-                np.add(p, _TANH_C, out=p)
+            if self.approximate or z.dtype == np.float32:  # p = (1 + tanh g)/2 = 1/(1 + q),  q = e^(z R(z^2))
+                q = buffer(keep, "q", z.shape, z.dtype) if keep is not None else _scratch(ws, "q", z)
+                _horner_into(s, _GELU_TANH_R if self.approximate else _PHI32_R, p)
                 np.multiply(p, z, out=p)
-                np.tanh(p, out=p)
-            elif z.dtype == np.float32:
-                _horner_into(s, _PHI32, p)
-                np.multiply(p, z, out=p)
-                np.tanh(p, out=p)
+                np.exp(p, out=q)  # +inf far left (z R(z^2) > 88): p = 1/inf = 0 there
+                np.add(q, _k(1.0, z.dtype), out=p)
+                np.divide(_k(1.0, z.dtype), p, out=p)  # np.reciprocal takes ~1.35x as long
             else:
                 np.copyto(p, erf(z * z.dtype.type(_SQRT_HALF)))
-            np.add(p, 1.0, out=p)
-            np.multiply(p, 0.5, out=p)
+                np.add(p, 1.0, out=p)
+                np.multiply(p, 0.5, out=p)
             if h is not None:
                 np.multiply(z, p, out=h)  # -inf * 0 -> NaN (a diverged net; no warning)
-        return p, s
+        return p, s, q
 
     def _f_into(self, z, out, ws=None):
         self._parts(z, ws, h=out)
         return out
 
     def _fprime_into(
-        self, z: np.ndarray, p: np.ndarray, s: np.ndarray, out: np.ndarray, ws: Buffers | None
+        self,
+        z: np.ndarray,
+        p: np.ndarray,
+        s: np.ndarray,
+        q: np.ndarray | None,
+        out: np.ndarray,
+        ws: Buffers | None,
     ) -> np.ndarray:
         with np.errstate(invalid="ignore"):
-            if self.approximate:  # d/dz z p = p + z/2 (1 - t^2) u',  t = 2p - 1,  u' = c (1 + 3k z^2)
-                t = out
-                np.multiply(p, 2.0, out=t)
-                np.subtract(t, 1.0, out=t)
-                np.multiply(t, t, out=t)
-                np.subtract(1.0, t, out=t)
-                np.multiply(t, z, out=t)
-                np.multiply(t, 0.5 * _TANH_C, out=t)
+            if self.approximate:
+                assert q is not None  # the tanh form always has it
+                # d/dz z p = p + 2 z p (1 - p) g',  g' = c (1 + 3k z^2),  and 1 - p = q p: no cancellation where p is
+                # near 1 (1 - (2p - 1)^2 lost ~2e-6 there); far left q = inf, p = 0 and fmin makes q p the 1 it is
+                r = out
+                np.multiply(q, p, out=r)
+                np.fmin(r, _const(ws, r, 1.0), out=r)
+                np.multiply(r, p, out=r)
+                np.multiply(r, z, out=r)
+                np.multiply(r, _k(2.0 * _TANH_C, z.dtype), out=r)
                 du = _scratch(ws, "du", z)
-                np.minimum(s, _const(ws, s, 1e30), out=du)  # z^2 may be +inf where 1 - t^2 is 0: keep 0 * u' = 0
-                np.multiply(du, 3 * _TANH_K, out=du)
-                np.add(du, 1.0, out=du)
-                np.multiply(t, du, out=t)
+                np.minimum(s, _const(ws, s, 1e30), out=du)  # z^2 may be +inf where p (1 - p) is 0: keep 0 * g' = 0
+                np.multiply(du, _k(3 * _TANH_K, z.dtype), out=du)
+                np.add(du, _k(1.0, z.dtype), out=du)
+                np.multiply(r, du, out=r)
                 np.add(out, p, out=out)
                 return out
             # Phi + z phi(z),  phi(z) = exp(-z^2/2 + log(1/sqrt(2 pi)))
-            np.multiply(s, -0.5, out=out)
-            np.add(out, _LOG_INV_SQRT_2PI, out=out)
+            np.multiply(s, _k(-0.5, z.dtype), out=out)
+            np.add(out, _k(_LOG_INV_SQRT_2PI, z.dtype), out=out)
             np.exp(out, out=out)
             np.multiply(out, z, out=out)
             np.add(out, p, out=out)
             return out
 
     def _df_into(self, z, h, out, ws=None):
-        p, s = self._parts(z, ws)
-        return self._fprime_into(z, p, s, out, ws)
+        p, s, q = self._parts(z, ws)
+        return self._fprime_into(z, p, s, q, out, ws)
 
     def _train_forward(self, z):
-        p, s = self._parts(z, self._tmp, keep=self._ws, h=self._train_arrays(z)[2])  # p, s kept for the backward
+        self._parts(z, self._tmp, keep=self._ws, h=self._train_arrays(z)[2])  # p, s, q kept for the backward
         return self._train_arrays(z)[2]
 
     def _train_backward(self, dh):
         dz = self._train_arrays(dh)[3]
-        self._fprime_into(self._z, self._ws["p"], self._ws["s"], dz, self._tmp)
+        ws = self._ws
+        self._fprime_into(self._z, ws["p"], ws["s"], ws.get("q"), dz, self._tmp)
         return np.multiply(dz, dh, out=dz)
 
 
@@ -599,8 +687,9 @@ class Swish(Elementwise):
         return np.multiply(z, s, out=self._train_arrays(z)[2])
 
     def _fprime_into(self, s: np.ndarray, h: np.ndarray, out: np.ndarray) -> np.ndarray:
-        np.subtract(1.0, s, out=out)  # f' = s + h (1 - s)
-        np.multiply(out, h, out=out)
+        np.subtract(_k(1.0, s.dtype), s, out=out)  # f' = s + h (1 - s)
+        with np.errstate(invalid="ignore"):  # z = +inf: h (1 - s) = inf * 0 (found by the NaN/Inf fuzz)
+            np.multiply(out, h, out=out)
         np.add(out, s, out=out)
         return out
 
@@ -620,10 +709,10 @@ class HardSwish(Elementwise):
 
     def _gate_into(self, z: np.ndarray, t: np.ndarray, ws: Buffers | None) -> np.ndarray:
         """t = relu6(z + 3) / 6, in [0, 1]."""
-        np.add(z, 3.0, out=t)
+        np.add(z, _k(3.0, z.dtype), out=t)
         np.maximum(t, _zeros(ws, z), out=t)
         np.minimum(t, _const(ws, z, 6.0), out=t)
-        np.multiply(t, 1.0 / 6.0, out=t)
+        np.multiply(t, _k(1.0 / 6.0, z.dtype), out=t)
         return t
 
     def _f_into(self, z, out, ws=None, gate=None):
@@ -638,9 +727,10 @@ class HardSwish(Elementwise):
     def _fprime_into(self, t: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
         # f' = t outside (-3, 3) (0 or 1) and (2z + 3)/6 = 2t - 1/2 inside, where 0 < t < 1
         q = tmp
-        np.subtract(t, 0.5, out=q)
+        half = _k(0.5, t.dtype)
+        np.subtract(t, half, out=q)
         np.absolute(q, out=out)
-        np.less(out, 0.5, out=out)  # inside: |t - 1/2| < 1/2
+        np.less(out, half, out=out)  # inside: |t - 1/2| < 1/2
         np.multiply(q, out, out=q)
         return np.add(t, q, out=out)
 
@@ -665,30 +755,50 @@ class ReLU6(Elementwise):
         return np.minimum(out, _const(ws, z, 6.0), out=out)
 
     def _df_into(self, z, h, out, ws=None):
-        np.subtract(z, 3.0, out=out)  # 0 < z < 6  <=>  |z - 3| < 3
+        three = _k(3.0, z.dtype)
+        np.subtract(z, three, out=out)  # 0 < z < 6  <=>  |z - 3| < 3
         np.absolute(out, out=out)
-        return np.less(out, 3.0, out=out)
+        return np.less(out, three, out=out)
 
 
 class Softplus(Elementwise):
     name, label, formula = "softplus", "softplus", "f(z) = log(1 + e^z),  f' = sigmoid(z)"
     nonneg = True
 
-    def _f_into(self, z, out, ws=None):
-        np.absolute(z, out=out)  # max(z, 0) + log1p(e^-|z|)
-        np.negative(out, out=out)
-        np.exp(out, out=out)
-        np.log1p(out, out=out)
+    @staticmethod
+    def _tail_into(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """y = e^-|z|, in (0, 1]: both softplus(z) = max(z, 0) + log1p(y) and its derivative come from it."""
+        np.absolute(z, out=y)
+        np.negative(y, out=y)
+        return np.exp(y, out=y)
+
+    def _f_into(self, z, out, ws=None, tail=None):
+        y = self._tail_into(z, _scratch(ws, "y", z) if tail is None else tail)
+        _log1p_unit_into(y, out, ws)
         t = _scratch(ws, "t", z)
         np.maximum(z, _zeros(ws, z), out=t)
-        np.add(out, t, out=out)
-        return out
+        return np.add(out, t, out=out)
+
+    def _train_forward(self, z):
+        y = buffer(self._ws, "y", z.shape, z.dtype)  # kept for the backward
+        return self._f_into(z, self._train_arrays(z)[2], self._tmp, y)
+
+    @staticmethod
+    def _sigmoid_from_tail(z: np.ndarray, y: np.ndarray, out: np.ndarray, ws: Buffers | None) -> np.ndarray:
+        """sigmoid(z) = 1/(1 + y) for z >= 0 and y/(1 + y) below, y = e^-|z|: accurate on both tails, no overflow."""
+        np.greater_equal(z, _k(0.0, z.dtype), out=out)
+        np.maximum(out, y, out=out)  # 1 for z >= 0 (y <= 1), y below (NaN stays NaN)
+        den = _scratch(ws, "den", z)
+        np.add(y, _k(1.0, y.dtype), out=den)
+        return np.divide(out, den, out=out)
 
     def _df_into(self, z, h, out, ws=None):
-        # sigmoid(z) = 1 - e^-h = -expm1(-h), from h = softplus(z): accurate on both tails
-        np.negative(h, out=out)
-        np.expm1(out, out=out)
-        return np.negative(out, out=out)
+        return self._sigmoid_from_tail(z, self._tail_into(z, _scratch(ws, "y2", z)), out, ws)
+
+    def _train_backward(self, dh):
+        dz = self._train_arrays(dh)[3]
+        self._sigmoid_from_tail(self._z, self._ws["y"], dz, self._tmp)
+        return np.multiply(dz, dh, out=dz)
 
 
 class Maxout(Activation):
