@@ -8,7 +8,7 @@ from itertools import combinations
 
 import pytest
 from conftest import make_boundary, make_snapshot, snapshot_series
-from uitest import fake_app, painted, rendered, show
+from uitest import fake_app, painted, rendered, settle, show
 
 from gradtui.source import ApplyChange
 from gradtui.tui.screens.dashboard import MIN_BOTTOM, VIEW_NAMES, VIEWS
@@ -233,7 +233,7 @@ async def test_the_grid_rows_grow_to_list_every_layer_where_the_bottom_row_keeps
             assert app.dashboard.query_one(f"#{name}").region.height >= MIN_BOTTOM, name
         # 120x40: the rows could list every layer only by leaving the loss chart too few lines: equal thirds
         await pilot.resize_terminal(120, 40)
-        await pilot.pause()
+        await settle(pilot, lambda: len(listed(app, "flow")) < 10)
         flow, k = app.dashboard.query_one("#flow"), len(listed(app, "flow"))
         assert k < 10 and f"{k} of 10" in str(flow.border_title)
         heights = {app.dashboard.query_one(f"#{n}").region.height for n in ("flow", "units", "loss")}
@@ -241,14 +241,14 @@ async def test_the_grid_rows_grow_to_list_every_layer_where_the_bottom_row_keeps
         # zoomed, the grid is the stylesheet's; back, it fits again
         await pilot.resize_terminal(140, 44)
         await pilot.press("1")
-        await pilot.pause()
-        assert app.dashboard.query_one("#flow").region.height >= 30
+        await settle(pilot, lambda: app.dashboard.query_one("#flow").region.height >= 30)
         await pilot.press("1")
-        await pilot.pause()
-        assert every <= listed(app, "flow") and every <= listed(app, "units")
+        await settle(pilot, lambda: every <= listed(app, "flow") and every <= listed(app, "units"))
         # a shallow network fits in the thirds: they stay (its histograms and unit map keep their height)
         show(app, make_snapshot(depth=4, step=101, boundary=make_boundary()))
-        await pilot.pause()
-        await pilot.pause()
-        heights = {app.dashboard.query_one(f"#{n}").region.height for n in ("flow", "units", "loss")}
-        assert max(heights) - min(heights) <= 1
+
+        def thirds() -> bool:
+            heights = {app.dashboard.query_one(f"#{n}").region.height for n in ("flow", "units", "loss")}
+            return max(heights) - min(heights) <= 1
+
+        await settle(pilot, thirds)

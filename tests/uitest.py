@@ -91,6 +91,16 @@ async def wait_for(app: GradTUI, predicate: Callable[[Snapshot], bool], timeout:
     return await asyncio.wait_for(app.wait_for_snapshot(predicate), timeout=timeout)
 
 
+async def settle(pilot: Any, condition: Callable[[], bool], turns: int = 50) -> None:
+    """Until ``condition()`` holds, one pilot pause (the app's pending messages and a refresh) at a time: for what
+    takes a chain of refreshes (a resize, then a layout, then a redraw). Fails after ``turns`` pauses."""
+    for _ in range(turns):
+        if condition():
+            return
+        await pilot.pause()
+    assert condition(), f"not so after {turns} pauses"
+
+
 # ---- the real app ---------------------------------------------------------------------------------------------------
 async def ready(pilot: Any) -> None:
     """Until the app shows its mode's screen (it is pushed when the app mounts)."""

@@ -184,6 +184,9 @@ class DashboardScreen(Screen):
         self._layout_for(event.size.width, event.size.height)
         if self.snap is not None:
             self.redraw()
+            # and again once the layout has the new size: what fits (SingleRunScreen.fit_grid) is read off the panels,
+            # which may not have been laid out yet when the screen hears of the resize
+            self.call_after_refresh(self.redraw)
 
     def _layout_for(self, width: int, height: int) -> None:
         self._term = (width, height)
