@@ -13,8 +13,10 @@ Class attributes describe what the measurements need to know:
 Speed (a training step is a few dozen NumPy calls per layer, so each call counts): the elementwise activations are
 written as kernels ``_f_into(z, out)`` / ``_df_into(z, h, out)`` that work in place, with no ``np.where`` and few
 temporaries; in training (``forward(z, train=True)``) they write into work arrays reused from step to step and may keep
-what the backward needs (GELU keeps Phi and z^2). A subclass that overrides ``f`` or ``df`` gets the plain
-``dh * df(z, h)`` path, so that what it changed is what runs.
+what the backward needs (GELU keeps Phi, z^2 and, in its tanh forms, e^-2g; softplus keeps e^-|z|). A subclass that
+overrides ``f`` or ``df`` gets the plain ``dh * df(z, h)`` path, so that what it changed is what runs. Constants go to
+the ufuncs as 0-d arrays of the data's dtype (``_k``), and float32 expm1/log1p are built from exp and log where NumPy
+would run them as scalar code (``KAHAN_FLOAT32``).
 
 Non-finite inputs: no forward, backward or derivative raises or warns on NaN or +-Inf; NaN propagates through the
 forward (the trainer detects divergence from it) and finite inputs give finite outputs.
