@@ -22,6 +22,10 @@ activations  every activation's step time relative to ReLU's, per CPU-second at 
              and maxout, LeCun for SELU; lr 1e-3: so that no run diverges). Goal: exact GELU <= 1.5x, none over 2x.
              Beware: a deep sigmoid net's gradients vanish into float32 subnormals, whose arithmetic is many times
              slower on x86 -- that is the data, not the activation's cost (it shows at (100,32,64)).
+kernels      (not in the default set) each activation's training forward + backward alone on one (128, 64) and one
+             (64, 32) float32 array, in us (the median of the rounds' fastest calls), and NumPy's own float32 exp,
+             log, expm1, log1p and tanh on 8192 values: where expm1/log1p cost several times exp (no AVX-512),
+             the engine builds them from exp and log (``KAHAN_FLOAT32``, printed).
 threads      idle machine: fixed 1 thread, fixed 2, and auto (the ThreadChooser, as in the dashboard and `gradtui run`).
 contended    (--contended) two busy-loop processes run beside it; each width's steps/s relative to the idle one-thread
              steps/s, for fixed 1, fixed 2 and auto. The neighbours are paused (SIGSTOP) while the idle reference runs,
@@ -255,6 +259,59 @@ def section_activations(cases, seconds: float, repeats: int) -> None:
         print(f"{n:>12} " + " ".join(f"{v:12.2f}x" for v in table[n]) + f"   <= {limit:g}x: {goal(worst <= limit)}")
 
 
+def _fastest_us(fn: Callable[[], object], seconds: float) -> float:
+    """The fastest of ``fn``'s calls over about ``seconds``, in microseconds (batches of 20, after a warm-up)."""
+    fn()
+    best, end = math.inf, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        for _ in range(20):
+            fn()
+        best = min(best, (time.perf_counter() - t) / 20)
+    return best * 1e6
+
+
+def section_kernels(seconds: float, repeats: int) -> None:
+    from gradtui.engine import activations as acts
+
+    rng = np.random.default_rng(0)
+    z8 = rng.standard_normal(8192).astype(np.float32)
+    out8 = np.empty_like(z8)
+    ufuncs = {"exp": np.exp, "log": np.log, "expm1": np.expm1, "log1p": np.log1p, "tanh": np.tanh}
+    print("\n== NumPy float32 ufuncs on 8192 values (us, median of rounds' fastest) ==")
+    times = {k: [] for k in ufuncs}
+    for _ in range(repeats):
+        for k, f in ufuncs.items():
+            arg = np.abs(z8) if k in ("log", "log1p") else z8
+            times[k].append(_fastest_us(lambda f=f, arg=arg: f(arg, out=out8), seconds / 10))
+    print("  " + "   ".join(f"{k} {statistics.median(v):.1f}" for k, v in times.items()))
+    kahan = "from exp and log (Kahan)" if acts.KAHAN_FLOAT32 else "NumPy's own (vectorised here)"
+    print(f"  the engine's float32 expm1/log1p: {kahan}")
+    names = [*sorted(ACTIVATIONS), "gelu(tanh)"]
+    shapes = [(128, 64), (64, 32)]
+    print("\n== activation kernels alone: training forward + backward on one float32 array (us) ==")
+    print(f"{'activation':>12} " + " ".join(f"{f'{n}x{h}':>10}" for n, h in shapes))
+    kernel: dict[str, list[list[float]]] = {n: [[] for _ in shapes] for n in names}
+    made = {}
+    for n in names:
+        name, kw = ("gelu", {"gelu_approximate": True}) if n == "gelu(tanh)" else (n, {})
+        for j, (rows, units) in enumerate(shapes):
+            act = acts.make_activation(name, units, np.dtype(np.float32), np.random.default_rng(0), **kw)
+            z = rng.standard_normal((rows, units * act.pieces)).astype(np.float32)
+            dh = rng.standard_normal((rows, units)).astype(np.float32)
+            made[n, j] = (act, z, dh)
+    for _ in range(repeats):  # every kernel once a round: the machine's drift is shared
+        for (n, j), (act, z, dh) in made.items():
+
+            def step(act=act, z=z, dh=dh) -> None:
+                act.forward(z, train=True)
+                act.backward(dh)
+
+            kernel[n][j].append(_fastest_us(step, seconds / 20))
+    for n in names:
+        print(f"{n:>12} " + " ".join(f"{statistics.median(v):10.1f}" for v in kernel[n]))
+
+
 def section_threads(cases, seconds: float, repeats: int) -> None:
     n2 = min(2, cpu_count())
     print(f"\n== BLAS threads on this machine as it is now: 1 vs {n2} vs auto; steps/s (wall), medians ==")
@@ -397,7 +454,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run: two cases, short windows (~20 s)")
     ap.add_argument("--contended", action="store_true", help="only the contended section (two busy neighbours)")
-    ap.add_argument("--sections", default="engine,measure,activations,threads", help="which idle sections")
+    ap.add_argument(
+        "--sections", default="engine,measure,activations,threads", help="which idle sections (also: kernels)"
+    )
     ap.add_argument("--repeats", type=int, help="rounds counted (default 5; quick 3)")
     ap.add_argument("--seconds", type=float, help="seconds per contender per round (default 0.5; quick 0.15)")
     ap.add_argument("--cases", help="depth x width x batch, comma-separated, e.g. 4x64x128,10x512x512")
@@ -432,6 +491,8 @@ def main() -> int:
                 section_activations(cases[:1] if quick else cases[:4], seconds * 0.6, repeats)
             if "threads" in sections:
                 section_threads(cases, seconds, repeats)
+            if "kernels" in sections:
+                section_kernels(seconds, repeats)
     if RESETS:
         print(f"\nrebuilt after divergence ({len(RESETS)}): {', '.join(sorted(set(RESETS)))}")
     print(f"\n({time.perf_counter() - t0:.0f} s)")
