@@ -117,10 +117,13 @@ async def ready(pilot: Any) -> None:
 async def live_app(
     size: tuple[int, int] = (120, 40), cap: float | None = CAP, configs: list[Config] | None = None, **config: Any
 ) -> AsyncIterator[tuple[GradTUI, Any]]:
-    """The dashboard on a real trainer (thread mode, capped at ``cap`` steps/s), after its first snapshot. The
-    session is closed on the way out whatever happens (the app closes it too; closing twice is harmless)."""
+    """The dashboard on a real trainer in its own process, as the CLI runs it (capped at ``cap`` steps/s), after its
+    first snapshot. The session is closed on the way out whatever happens (the app closes it too; closing twice is
+    harmless). Not thread mode: a trainer thread's CPU keeps the test process from ever looking idle, and Textual's
+    Pilot then waits its full second of ``wait_for_idle`` on every press and pause (these tests took 178 s instead
+    of 80; the session tests cover thread mode)."""
     cfgs = configs if configs is not None else [Config(**{**LIVE, **config})]
-    session = Session(cfgs if len(cfgs) > 1 else cfgs[0], mode="thread", speed_cap=cap).start()
+    session = Session(cfgs if len(cfgs) > 1 else cfgs[0], mode="process", speed_cap=cap).start()
     try:
         app = GradTUI(session, fps=20)
         async with app.run_test(size=size) as pilot:
