@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 import re
 import threading
+from itertools import repeat
 from typing import Any
 
-from rich.cells import get_character_cell_size
+from rich.cells import cell_len, get_character_cell_size
 
 Cell = tuple[str, str]  # the character ("" for the right half of a wide one) and the SGR parameters in effect
 
@@ -189,6 +190,18 @@ class CellDiff:
         """Take ``text`` at the cursor into ``pending``; returns the part that would go past the right edge
         (Textual writes nothing there), not taken."""
         y, x, sgr, cols = self.y, self.x, self.sgr, self.cols
+        n = len(text)
+        if x + n <= cols and cell_len(text) == n:  # one cell a character (most of what Textual writes)
+            # a wide character written over in part is blanked, which can only happen at the two ends: each cell
+            # in between was just written by the character before it
+            if x > 0 and self._at(pending, y, x)[0] == "":
+                pending[(y, x - 1)] = (" ", "")
+            pending.update(zip(zip(repeat(y), range(x, x + n)), zip(text, repeat(sgr))))
+            end = x + n
+            if end < cols and self._at(pending, y, end)[0] == "":
+                pending[(y, end)] = (" ", "")
+            self.x = end
+            return ""
         ascii_ = text.isascii()
         for i, ch in enumerate(text):
             w = 1 if ascii_ else get_character_cell_size(ch)
