@@ -47,6 +47,54 @@ def _darker(hex_color: str) -> str:
     return f"#{int(r * 0.45):02x}{int(g * 0.45):02x}{int(b * 0.45):02x}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _style(
+    color: str | None = None,
+    bgcolor: str | None = None,
+    bold: bool | None = None,
+    dim: bool | None = None,
+    reverse: bool | None = None,
+) -> Style:
+    """One Style object per look (a panel of 56 x 11 cells has a few dozen): no Style built per cell, and runs of
+    equal cells compare by identity first."""
+    return Style(color=color, bgcolor=bgcolor, bold=bold, dim=dim, reverse=reverse)
+
+
+def _blend_grid(cls: np.ndarray, conf: np.ndarray, n_classes: int, colors) -> list[list[str]]:
+    """``_blend`` of every cell of a grid at once: the colour of each cell's class (``colors[class % 10]``) faded
+    by its confidence, as "#rrggbb" (float64 arithmetic in the same order: the same digits as ``_blend``)."""
+    chance = 1.0 / max(n_classes, 2)
+    rgb = np.array([Color.parse(c).get_truecolor() for c in colors[:10]], dtype=np.float64)[cls % 10]
+    with np.errstate(invalid="ignore"):
+        t = (conf.astype(np.float64) - chance) / (1 - chance)
+        t = np.where(t > 0.0, t, 0.0)  # max(0.0, t): 0 for NaN too
+        t = np.where(t < 1.0, t, 1.0)
+    k = 0.25 + 0.75 * t
+    v = (rgb * k[..., None]).astype(np.int64)
+    packed = (v[..., 0] << 16) | (v[..., 1] << 8) | v[..., 2]
+    names = {int(u): f"#{int(u):06x}" for u in np.unique(packed)}
+    return [[names[u] for u in row] for row in packed.tolist()]
+
+
+def _points_at(b, width: int, height: int) -> dict[tuple[int, int], int]:
+    """The training points' text cells (row, column) -> label, over a width x height plane (the last point of a
+    cell wins); points off the plane or off any scale (NaN, or 1e308 away: the difference overflows) are left out."""
+    if b.points is None or b.labels is None or not len(b.points):
+        return {}
+    x0, x1, y0, y1 = b.extent
+    pts = np.asarray(b.points)
+    labels = np.asarray(b.labels)
+    with np.errstate(all="ignore"):
+        fc = (pts[:, 0] - x0) / (x1 - x0) * width
+        fr = (y1 - pts[:, 1]) / (y1 - y0) * height
+    # int() truncates towards 0: a column in (-1, 0) is column 0
+    keep = np.isfinite(fc) & np.isfinite(fr) & np.isfinite(labels)
+    keep &= (fc > -1) & (fc < width) & (fr > -1) & (fr < height)
+    cols = fc[keep].astype(np.int64).tolist()
+    rows = fr[keep].astype(np.int64).tolist()
+    return dict(zip(zip(rows, cols), labels[keep].astype(np.int64).tolist()))
+
+
 class BoundaryPanel(Panel):
     TITLES = ("Decision boundary", "Boundary")
     HELP = "Predicted class over the input plane, a glyph per class (· ░ ▒ …); paler = less sure; bold = data points."
@@ -90,22 +138,40 @@ class BoundaryPanel(Panel):
         n_classes = (
             int(max(int(b.classes.max()), int(b.labels.max()) if b.labels is not None and len(b.labels) else 0)) + 1
         )
-        pts: dict[tuple[int, int], int] = {}
-        if b.points is not None and b.labels is not None:
-            x0, x1, y0, y1 = b.extent
-            for (px, py), lab in zip(b.points, b.labels):
-                fc, fr = (px - x0) / (x1 - x0) * width, (y1 - py) / (y1 - y0) * height
-                if not (math.isfinite(fc) and math.isfinite(fr) and math.isfinite(lab)):
-                    continue  # a point off any scale (a NaN input, or one 1e308 away: the difference overflows)
-                c, r = int(fc), int(fr)
-                if 0 <= c < width and 0 <= r < height:
-                    pts[(r, c)] = int(lab)
+        pts = _points_at(b, width, height)
         out = Text(no_wrap=True, overflow="crop")
+        if pal.blends:
+            self._blended(out, cls, conf, pts, n_classes, pal, width, height)
+            return out
         for r in range(height):
             if r:
                 out.append("\n")
             append_runs(out, (self._cell(r, c, cls, conf, pts, n_classes, pal) for c in range(width)))
         return out
+
+    @staticmethod
+    def _blended(out: Text, cls, conf, pts, n_classes: int, pal: Palette, width: int, height: int) -> None:
+        """Half-blocks, two grid rows a text row, as ``_cell`` draws them (the same cells, the same styles), with the
+        colours of the whole grid computed at once (a 56 x 22 grid: 1,232 blends)."""
+        hexes = _blend_grid(cls, conf, n_classes, pal.classes)
+        classes = cls.tolist()
+        glyphs = CLASS_GLYPHS
+        for r in range(height):
+            if r:
+                out.append("\n")
+            top, bot = classes[2 * r], classes[2 * r + 1]
+            upper, lower = hexes[2 * r], hexes[2 * r + 1]
+            cells: list[tuple[str, Style]] = []
+            for c in range(width):
+                lab = pts.get((r, c))
+                if lab is not None:
+                    dot = "#111111" if lab == top[c] else pal.classes[lab % 10]
+                    cells.append(("•", _style(dot, upper[c], bold=True)))
+                elif top[c] == bot[c] and is_mark(r, c):
+                    cells.append((glyphs[top[c] % len(glyphs)], _style(_darker(upper[c]), upper[c])))
+                else:
+                    cells.append(("▀", _style(upper[c], lower[c])))
+            append_runs(out, cells)
 
     @staticmethod
     def _cell(r, c, cls, conf, pts, n_classes: int, pal: Palette) -> tuple[str, Style]:
@@ -114,28 +180,28 @@ class BoundaryPanel(Panel):
             lab = pts[(r, c)]
             pred = int(cls[k, c])
             if not pal.color:
-                return POINT_GLYPHS[lab % 10], Style(bold=True)
+                return POINT_GLYPHS[lab % 10], _style(bold=True)
             if pal.blends:
                 # the point in its class's colour on the region's own colour; on a region of its own class (where
                 # it belongs) a dark dot, so that it still shows
                 region = _blend(pal.classes[pred % 10], float(conf[k, c]), n_classes)
                 dot = "#111111" if lab == pred else pal.classes[lab % 10]
-                return "•", Style(color=dot, bold=True, bgcolor=region)
-            return POINT_GLYPHS[lab % 10], Style(color=pal.classes[lab % 10], bold=True, reverse=lab != pred)
+                return "•", _style(dot, region, bold=True)
+            return POINT_GLYPHS[lab % 10], _style(pal.classes[lab % 10], bold=True, reverse=lab != pred)
         top = int(cls[k, c])
         glyph = CLASS_GLYPHS[top % len(CLASS_GLYPHS)]
         if not pal.color:
-            return glyph, Style()
+            return glyph, _style()
         if not pal.blends:
             chance = 1.0 / max(n_classes, 2)
             t = min(1.0, max(0.0, (float(conf[k, c]) - chance) / (1 - chance)))
-            return glyph, Style(color=pal.classes[top % 10], dim=t < 1 / 3, bold=t > 2 / 3)
+            return glyph, _style(pal.classes[top % 10], dim=t < 1 / 3, bold=t > 2 / 3)
         bot = int(cls[k + 1, c])
         upper = _blend(pal.classes[top % 10], float(conf[k, c]), n_classes)
         lower = _blend(pal.classes[bot % 10], float(conf[k + 1, c]), n_classes)
         if top == bot and is_mark(r, c):
-            return glyph, Style(color=_darker(upper), bgcolor=upper)
-        return "▀", Style(color=upper, bgcolor=lower)
+            return glyph, _style(_darker(upper), upper)
+        return "▀", _style(upper, lower)
 
     def _curve(self, b, width: int, height: int, pal: Palette) -> Text:
         x0, x1, y0, y1 = b.extent
