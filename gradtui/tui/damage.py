@@ -19,9 +19,15 @@ from textual.geometry import Region
 LineKey = tuple[str, Any, tuple[Any, ...]]  # a line's characters, its base style and its spans (start, end, style)
 
 
-def line_keys(text: Text) -> list[LineKey]:
-    """The lines of a drawing, in a form that compares by value."""
-    return [(line.plain, line.style, tuple(line.spans)) for line in text.split("\n", allow_blank=True)]
+def line_keys(text: Text | Sequence[Text]) -> list[LineKey]:
+    """The lines of a drawing (or the drawing's lines: ``split_lines``), in a form that compares by value."""
+    lines = split_lines(text) if isinstance(text, Text) else text
+    return [(line.plain, line.style, tuple(line.spans)) for line in lines]
+
+
+def split_lines(text: Text) -> list[Text]:
+    """A drawing's lines (a blank line between two newlines is a line)."""
+    return list(text.split("\n", allow_blank=True))
 
 
 def _cells(key: LineKey, n: int) -> list[tuple[str, tuple[Any, ...]]]:

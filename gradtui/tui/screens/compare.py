@@ -124,6 +124,7 @@ class CompareScreen(ChangeKeys, DashboardScreen):
         # one log scale for every run, so that equal bars and colours mean equal gradients
         scale = shared_scale(snaps, self.histories)
         with self.app.batch_update():
+            queued = 0  # busy panels due now: the first is drawn, the others follow one by one (Panel.show)
             for i, s in enumerate(snaps):
                 title = self.query_one(f"#title-{i}", Static)
                 text = ("▶ " if i == self.target else "  ") + run_label(i, s) + ("  ⏸" if s.paused else "")
@@ -131,7 +132,7 @@ class CompareScreen(ChangeKeys, DashboardScreen):
                     title.update(text)
                 view = self.panel_view(s, self.histories[i], scale=scale)
                 for panel in (self.query_one(f"#flow-{i}", Panel), self.query_one(f"#heatmap-{i}", Panel)):
-                    panel.show(view)
+                    queued += panel.show(view, queued)
             view = self.panel_view(snaps[0], self.histories[0])
             self.query_one(CompareLoss).show_runs(view, snaps, self.histories)
             self.query_one(CompareDiff).show_runs(view, snaps)

@@ -484,8 +484,9 @@ class SingleRunScreen(DashboardScreen):
         self.fit_grid(len(snap.entries))
         view = self.panel_view(snap, self.history)
         with self.app.batch_update():
+            queued = 0  # busy panels due now: the first is drawn, the others follow one by one (Panel.show)
             for panel in self.panels:
-                panel.show(view)
+                queued += panel.show(view, queued)
             self.query_one(AlertsLine).show(self.alerts)
             self.refresh_chrome()
 

@@ -9,13 +9,17 @@ from typing import Any, ClassVar
 
 from rich.console import RenderableType
 from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 
 from ...engine import Snapshot
-from ..damage import changed_regions, line_keys
+from ..damage import LineKey, changed_regions, line_keys, split_lines
 from ..draw import axis_noun, choose_rows, shorten, shown_note, window_note
 from ..history import History
 from ..palette import Palette, palette_for
+from ..strips import LineStrips, line_strip
+
+STAGGER = 0.04  # seconds between the busy panels due at the same redraw (``Panel.show``)
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,7 +39,10 @@ class PanelView:
 class Panel(Widget):
     """Subclasses implement ``draw(width, height) -> Text`` from ``self.view`` and, if they draw less than the
     whole snapshot, ``data_key()`` (what they draw depends on), so that unchanged panels are not re-drawn; and
-    ``capacity(height)``, the entry rows that fit, when they list entries."""
+    ``capacity(height)``, the entry rows that fit, when they list entries.
+
+    Textual gets the drawing line by line (``render_line``, its line API): a refresh of a few cells converts only
+    the lines they are on (``strips.py``); ``render()`` gives the whole drawing as Text (tests, text selection)."""
 
     TITLES: ClassVar[tuple[str, ...]] = ("",)  # the border title, longest first: the longest that fits is shown
     HELP = ""  # one line for the help screen and the panel's tooltip
@@ -46,7 +53,8 @@ class Panel(Widget):
         super().__init__(id=id)
         self.view: PanelView | None = None
         self._key: Any = None
-        self._drawn: tuple[tuple[int, int], Any, Text, list[Any]] | None = None  # size, key, drawing, line keys
+        self._drawn: tuple[tuple[int, int], Any, Text, list[LineKey]] | None = None  # size, key, drawing, line keys
+        self._strips = LineStrips()  # the drawing's lines as Textual wants them
         self._drawn_at = -1e9
         self._drawn_net: Any = None  # the network the last drawing showed (``_network``)
         self._timer: Any = None
@@ -97,22 +105,30 @@ class Panel(Widget):
     def view_key(self, view: PanelView) -> Any:
         return (self.data_key(), view.selected, view.rows, view.scale, view.palette.mode, view.marks)
 
-    def show(self, view: PanelView) -> None:
+    def show(self, view: PanelView, queued: int = 0) -> int:
         """Take a new view. The panel is redrawn only if what it draws changed: first its ``data_key`` (cheap),
         then the drawn text itself, line by line -- the terminal is sent only the lines that look different --
-        and, for the busy panels (``MAX_HZ``), at most that often while training; the newest is always drawn."""
+        and, for the busy panels (``MAX_HZ``), at most that often while training; the newest is always drawn.
+
+        ``queued``: how many busy panels before this one took their turn in this redraw. A busy panel that is due
+        is drawn now only if it is the first; else ``queued * STAGGER`` seconds later, in a turn of the event loop
+        of its own, so that the busy panels' drawings do not add up into one long stretch that a key pressed
+        meanwhile has to wait for (and stay apart after that). Returns 1 if this panel took a turn (drawn now or
+        queued), else 0."""
         self.view = view
         key = self.view_key(view)
         if key == self._key:
-            return
+            return 0
         snap = view.snap
         rebuilt = _network(snap) != self._drawn_net  # a new network (a rebuild, a new run): drawn at once
-        if self.MAX_HZ and self.is_mounted and not (snap.paused or snap.diverged is not None or rebuilt):
+        throttled = bool(self.MAX_HZ) and self.is_mounted and not (snap.paused or snap.diverged is not None or rebuilt)
+        if throttled:
+            assert self.MAX_HZ is not None
             wait = self._drawn_at + 1.0 / self.MAX_HZ - time.monotonic()
-            if wait > 0:
+            if wait > 0 or queued:
                 if self._timer is None:
-                    self._timer = self.set_timer(wait, self._deferred)
-                return
+                    self._timer = self.set_timer(wait if wait > 0 else queued * STAGGER, self._deferred)
+                return 0 if wait > 0 else 1
         self._key = key
         self._drawn_at = time.monotonic()
         self._drawn_net = _network(snap)
@@ -120,17 +136,24 @@ class Panel(Widget):
         size = (self.content_size.width, self.content_size.height)
         if not self.is_mounted or size[0] < 4 or size[1] < 1:
             self.refresh()
-            return
+            return 0
         old = self._drawn
-        drawn = self.draw(*size)
-        lines = line_keys(drawn)
-        self._drawn = (size, key, drawn, lines)
+        lines = self._keep(size, key, self.draw(*size))
         if old is None or old[0] != size:
             self.refresh()
-            return
-        regions = changed_regions(old[3], lines, *size)
-        if regions:  # none: it looks the same, nothing to send
-            self.refresh(*regions)
+        else:
+            regions = changed_regions(old[3], lines, *size)
+            if regions:  # none: it looks the same, nothing to send
+                self.refresh(*regions)
+        return int(throttled)
+
+    def _keep(self, size: tuple[int, int], key: Any, drawn: Text) -> list[LineKey]:
+        """Make ``drawn`` the current drawing (of ``size``, for the view key ``key``); returns its line keys."""
+        lines = split_lines(drawn)
+        keys = line_keys(lines)
+        self._drawn = (size, key, drawn, keys)
+        self._strips.update(lines, keys, size[0])
+        return keys
 
     def _deferred(self) -> None:
         self._timer = None
@@ -143,12 +166,29 @@ class Panel(Widget):
             return Text("waiting for the first snapshot…", style="dim")
         if w < 4 or h < 1:
             return Text("")
+        return self._current(w, h)
+
+    def _current(self, w: int, h: int) -> Text:
+        """The drawing for a content area of w x h cells: the one kept, or a new one for a new size (or for newer
+        data than the last, throttled, drawing)."""
+        assert self.view is not None
         key = self.view_key(self.view)
         if self._drawn is not None and self._drawn[:2] == ((w, h), key):
             return self._drawn[2]
-        drawn = self.draw(w, h)  # a new size, or newer data than the last (throttled) draw
-        self._drawn = ((w, h), key, drawn, line_keys(drawn))
+        drawn = self.draw(w, h)
+        self._keep((w, h), key, drawn)
         return drawn
+
+    def render_line(self, y: int) -> Strip:
+        """Content line ``y``, for Textual (its line API): made from the drawing's line, or kept from before."""
+        w, h = self.content_size.width, self.content_size.height
+        base = self.visual_style.rich_style
+        if self.view is None or w < 4 or h < 1:  # one line of words at most
+            text = self.render()
+            assert isinstance(text, Text)
+            return line_strip(text, w, self.app.console, base) if y == 0 else Strip.blank(w, base)
+        self._current(w, h)
+        return self._strips.strip(y, self.app.console, base)
 
     def draw(self, width: int, height: int) -> Text:
         raise NotImplementedError

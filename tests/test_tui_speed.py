@@ -1,0 +1,30 @@
+"""What keeps the dashboard's event loop free for the keys while it trains: busy panels due at the same redraw
+are drawn one after another, each in a turn of its own."""
+
+from __future__ import annotations
+
+from conftest import make_boundary, make_snapshot
+from uitest import fake_app, settle, show
+
+from gradtui.tui.widgets.base import STAGGER
+
+
+async def test_busy_panels_due_together_are_drawn_one_after_another(monkeypatch):
+    async with fake_app(snap=make_snapshot(step=10, paused=False, boundary=make_boundary())) as (app, pilot, _):
+        busy = [p for p in app.dashboard.panels if p.MAX_HZ]
+        assert len(busy) >= 3
+        for p in busy:
+            monkeypatch.setattr(p, "_drawn_at", -1e9)  # each due now
+        snap = make_snapshot(step=20, loss=0.25, paused=False, boundary=make_boundary(classes=3))
+        show(app, snap)
+        drawn_now = [p for p in busy if p._drawn is not None and p.snap is snap and p._drawn[1] == p.view_key(p.view)]
+        waiting = [p for p in busy if p._timer is not None]
+        assert len(drawn_now) == 1 and len(waiting) >= 2  # one now; the others queued, STAGGER apart
+        assert STAGGER > 0
+
+        def all_drawn() -> bool:
+            return all(p._timer is None and p._drawn is not None and p._drawn[1] == p.view_key(p.view) for p in busy)
+
+        await settle(pilot, all_drawn, turns=200)
+        assert "loss 0.25" in app.dashboard.query_one("LossChart").render().plain
+
