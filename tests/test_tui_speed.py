@@ -1,7 +1,10 @@
 """What keeps the dashboard's event loop free for the keys while it trains: busy panels due at the same redraw
-are drawn one after another, each in a turn of its own."""
+are drawn one after another, each in a turn of its own; what the app holds for its whole life is out of the
+garbage collector's sight while it runs, and back in it after."""
 
 from __future__ import annotations
+
+import gc
 
 from conftest import make_boundary, make_snapshot
 from uitest import fake_app, settle, show
@@ -28,3 +31,9 @@ async def test_busy_panels_due_together_are_drawn_one_after_another(monkeypatch)
         await settle(pilot, all_drawn, turns=200)
         assert "loss 0.25" in app.dashboard.query_one("LossChart").render().plain
 
+
+async def test_the_app_freezes_what_it_holds_while_it_runs_and_thaws_it_after():
+    before = gc.get_freeze_count()
+    async with fake_app(snap=make_snapshot()) as (app, pilot, _):
+        assert gc.get_freeze_count() > before  # Textual, Rich, the widgets: not walked by each full collection
+    assert gc.get_freeze_count() == 0  # a process that goes on (the tests) collects them again

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import math
 import os
 import signal
@@ -111,10 +112,15 @@ class GradTUI(App):
         # pushed over Textual's blank default screen (which cannot be switched away), so that fork and unfork can
         # switch it for another mode's screen
         await self.push_screen(self.screen_for(self.source))
+        # what exists now (Textual, Rich, the stylesheet, the widgets) lives as long as the app: out of the garbage
+        # collector's sight, a full collection no longer walks it (measured 14-84 ms each, a few times a minute,
+        # blocking the keys; bench_tui.py, 2026-12-04)
+        gc.freeze()
         self.source.send(SetRate(min(self.fps, 10.0)))
         self.set_interval(1.0 / self.fps, self.poll)
 
     def on_unmount(self) -> None:
+        gc.unfreeze()  # (in a process that goes on: the tests run many apps one after another)
         if self.recorder is not None:
             self.recorder.close()
             self.recorder = None
