@@ -5,6 +5,7 @@ garbage collector's sight while it runs, and back in it after."""
 from __future__ import annotations
 
 import gc
+import weakref
 
 from conftest import make_boundary, make_snapshot
 from uitest import fake_app, settle, show
@@ -37,3 +38,18 @@ async def test_the_app_freezes_what_it_holds_while_it_runs_and_thaws_it_after():
     async with fake_app(snap=make_snapshot()) as (app, pilot, _):
         assert gc.get_freeze_count() > before  # Textual, Rich, the widgets: not walked by each full collection
     assert gc.get_freeze_count() == 0  # a process that goes on (the tests) collects them again
+
+
+async def test_the_screen_of_a_mode_left_behind_is_collected():
+    """The live screen was frozen with everything else at mount; after a fork it is garbage, and a mode switch
+    thaws, collects and freezes again, so that forking and unforking all day does not keep every old screen."""
+    async with fake_app(snap=make_snapshot()) as (app, pilot, _):
+        old = weakref.ref(app.dashboard)
+        await pilot.press("f")
+        await pilot.pause()
+        assert type(app.dashboard).__name__ == "CompareScreen"
+        for _ in range(100):  # (the app collects it REFREEZE_AFTER seconds after the switch)
+            if old() is None:
+                break
+            await pilot.pause(0.02)
+        assert old() is None

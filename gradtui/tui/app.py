@@ -28,6 +28,7 @@ from .screens.live import LiveScreen
 from .screens.replay import ReplayScreen
 
 EXIT_CRASH = 3  # the dashboard crashed (the one line names the crash log)
+REFREEZE_AFTER = 0.2  # seconds after a mode switch: the old screen is collected (GradTUI._show_mode)
 
 
 class GradTUI(App):
@@ -97,6 +98,15 @@ class GradTUI(App):
     async def _show_mode(self, screen: DashboardScreen) -> None:
         """Another mode's screen in place of the current one (fork, unfork)."""
         await self.switch_screen(screen)
+        # the old screen was frozen with the rest (on_mount): once the key's action that switched is over (it
+        # holds the old screen), it is thawed, collected and what is left frozen again -- one full collection
+        # at a fork or unfork (~40 ms), and no old screen kept at each
+        self.set_timer(REFREEZE_AFTER, self._refreeze)
+
+    def _refreeze(self) -> None:
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
     def on_load(self) -> None:
         # SIGTERM and SIGHUP end the app as q does, restoring the terminal. Installed at Load, before Textual puts
