@@ -548,6 +548,7 @@ def fake_app(monkeypatch):
     def run_app(config, *, fps, color, **kw):
         calls.append(dict(config=config, fps=fps, color=color, color_system=os.environ.get("TEXTUAL_COLOR_SYSTEM")))
         calls[-1]["no_color"] = os.environ.get("NO_COLOR")
+        calls[-1]["textual_fps"] = os.environ.get("TEXTUAL_FPS")
         calls[-1].update(kw)
         return 0
 
@@ -559,6 +560,15 @@ def fake_app(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "")
     monkeypatch.delenv("NO_COLOR")
     return calls
+
+
+def test_the_dashboard_refreshes_at_120_hz_unless_the_user_says_otherwise(fake_app, monkeypatch):
+    monkeypatch.delenv("TEXTUAL_FPS", raising=False)  # (restored after the test)
+    assert cli.main([]) == 0
+    assert fake_app[-1]["textual_fps"] == "120"  # the frame showing a key's effect waits half as long for its tick
+    monkeypatch.setenv("TEXTUAL_FPS", "30")
+    assert cli.main([]) == 0
+    assert fake_app[-1]["textual_fps"] == "30"
 
 
 def test_dashboard_gets_the_config_and_view_flags(fake_app):
