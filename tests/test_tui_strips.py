@@ -7,9 +7,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import make_boundary, snapshot_series
+from conftest import make_boundary, make_snapshot, snapshot_series
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Offset
+from textual.selection import Selection
 from textual.visual import Visual, visualize
 from uitest import fake_app, show
 
@@ -87,3 +89,19 @@ def test_a_line_that_did_not_change_keeps_its_strip():
     assert strips.strip(5, console, base).text == " " * 20  # past the end: blank
     strips.update(second, line_keys(second), 30)  # another width: every line again
     assert strips.strip(1, console, base).cell_length == 30
+
+
+async def test_text_selected_with_the_mouse_shows_on_a_panel():
+    """A selection is drawn by Textual's own conversion (its selection style); cleared, the panel's lines again."""
+    async with fake_app(snap=make_snapshot()) as (app, pilot, _):
+        panel = app.dashboard.query_one("#flow", Panel)
+        w, h = panel.content_size
+        plain = [panel.render_line(y) for y in range(h)]
+        app.screen.selections = {panel: Selection(Offset(0, 0), Offset(w, h))}
+        await pilot.pause()
+        selected = [panel.render_line(y) for y in range(h)]
+        assert [s.text.rstrip() for s in selected] == [s.text.rstrip() for s in plain]
+        assert cells(selected, panel) != cells(plain, panel)  # the selection's colours
+        app.screen.selections = {}
+        await pilot.pause()
+        assert cells([panel.render_line(y) for y in range(h)], panel) == cells(plain, panel)

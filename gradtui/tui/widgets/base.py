@@ -42,7 +42,8 @@ class Panel(Widget):
     ``capacity(height)``, the entry rows that fit, when they list entries.
 
     Textual gets the drawing line by line (``render_line``, its line API): a refresh of a few cells converts only
-    the lines they are on (``strips.py``); ``render()`` gives the whole drawing as Text (tests, text selection)."""
+    the lines they are on (``strips.py``); ``render()`` gives the whole drawing as Text (tests, text selection),
+    and while text is selected with the mouse Textual's own conversion draws the panel, with the selection."""
 
     TITLES: ClassVar[tuple[str, ...]] = ("",)  # the border title, longest first: the longest that fits is shown
     HELP = ""  # one line for the help screen and the panel's tooltip
@@ -187,6 +188,8 @@ class Panel(Widget):
             text = self.render()
             assert isinstance(text, Text)
             return line_strip(text, w, self.app.console, base) if y == 0 else Strip.blank(w, base)
+        if self.text_selection is not None:  # text selected with the mouse: Textual's conversion draws it
+            return super().render_line(y)
         self._current(w, h)
         return self._strips.strip(y, self.app.console, base)
 
