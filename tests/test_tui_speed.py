@@ -53,3 +53,18 @@ async def test_the_screen_of_a_mode_left_behind_is_collected():
                 break
             await pilot.pause(0.02)
         assert old() is None
+
+
+async def test_a_live_change_keeps_the_busy_panels_pace_and_a_rebuild_does_not():
+    """``l`` trains the same network on: the busy panels wait for their turn; a new activation is another
+    network, drawn at once (its figures never sit beside the old network's)."""
+    first = make_snapshot(step=10, paused=False)
+    async with fake_app(snap=first) as (app, pilot, _):
+        chart = app.dashboard.query_one("LossChart")
+        faster = first.config.replace(lr=first.config.lr * 2)
+        show(app, make_snapshot(step=20, loss=0.25, paused=False, config=faster))
+        assert chart._timer is not None and chart._drawn[1] != chart.view_key(chart.view)  # within its half second
+        rebuilt = first.config.replace(activation="tanh")
+        show(app, make_snapshot(step=30, loss=0.125, paused=False, config=rebuilt))
+        assert chart._drawn[1] == chart.view_key(chart.view)  # at once
+        assert "loss 0.125" in chart._drawn[2].plain

@@ -3,6 +3,8 @@ sends the terminal only the cells that changed (``damage.py``)."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -12,7 +14,8 @@ from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ...engine import Snapshot
+from ...engine import Config, Snapshot
+from ...engine.config import LIVE_FIELDS
 from ..damage import LineKey, changed_regions, line_keys, split_lines
 from ..draw import axis_noun, choose_rows, shorten, shown_note, window_note
 from ..history import History
@@ -198,9 +201,19 @@ class Panel(Widget):
 
 
 def _network(snap: Snapshot) -> tuple[Any, ...]:
-    """Which network a snapshot describes: its run, the step it was built at and its settings. The figures of
-    another network are never left on the screen beside it, not even for the throttle's half second."""
-    return (snap.run, snap.build_step, snap.config)
+    """Which network a snapshot describes: its run, the step it was built at and the settings that build it. The
+    figures of another network are never left on the screen beside it, not even for the throttle's half second. A
+    setting applied live (learning rate, optimiser, clipping: ``LIVE_FIELDS``) trains the same network on: the busy
+    panels keep their pace (else each press of ``l`` redrew every panel at once, in one long frame)."""
+    return (snap.run, snap.build_step, _built_by(snap.config))
+
+
+@functools.lru_cache(maxsize=64)
+def _built_by(config: Config | None) -> tuple[Any, ...] | None:
+    """The settings of ``config`` that a change of rebuilds the network for (all but the live ones)."""
+    if config is None:
+        return None
+    return tuple((f.name, getattr(config, f.name)) for f in dataclasses.fields(config) if f.name not in LIVE_FIELDS)
 
 
 class ListingPanel(Panel):
