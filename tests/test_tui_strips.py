@@ -10,10 +10,10 @@ import pytest
 from conftest import make_boundary, make_snapshot, snapshot_series
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Offset
+from textual.geometry import Offset, Region
 from textual.selection import Selection
 from textual.visual import Visual, visualize
-from uitest import fake_app, show
+from uitest import fake_app, painted, show
 
 from gradtui.tui.strips import LineStrips
 from gradtui.tui.widgets.base import Panel
@@ -105,3 +105,23 @@ async def test_text_selected_with_the_mouse_shows_on_a_panel():
         app.screen.selections = {}
         await pilot.pause()
         assert cells([panel.render_line(y) for y in range(h)], panel) == cells(plain, panel)
+
+
+async def test_a_line_painted_while_newer_data_waits_brings_every_line_up_to_it():
+    """Newer data waiting for the throttle, and Textual paints one line on its own (an overlay gone, say): that
+    line is the newest drawing's, and so is every other line after the next paint -- never a mix of two drawings."""
+    first = make_snapshot(step=10, loss=0.5, paused=False)
+    async with fake_app(snap=first) as (app, pilot, _):
+        for step in (20, 30):  # two points: the chart draws
+            show(app, make_snapshot(step=step, loss=0.5, paused=False).replace(paused=True))
+        await pilot.pause()
+        chart = app.dashboard.query_one("LossChart", Panel)
+        assert "loss 0.5" in painted(chart)
+        show(app, make_snapshot(step=40, loss=0.125, paused=False))  # within the throttle: waits
+        assert "loss 0.125" not in painted(chart)
+        w, _ = chart.size
+        chart.refresh(Region(0, 3, w, 1))  # one line of the chart, not the title's
+        await pilot.pause()
+        await pilot.pause()
+        title = painted(chart).splitlines()[1]
+        assert "loss 0.125" in title, title

@@ -193,7 +193,15 @@ class Panel(Widget):
             return line_strip(text, w, self.app.console, base) if y == 0 else Strip.blank(w, base)
         if self.text_selection is not None:  # text selected with the mouse: Textual's conversion draws it
             return super().render_line(y)
-        self._current(w, h)
+        drawn = self._drawn
+        if drawn is None or drawn[:2] != ((w, h), self.view_key(self.view)):
+            # a new size, or newer data than the drawing (waiting for the throttle) when Textual paints on its own
+            # (the first paint, an overlay gone): the newest is drawn, and then every line, so that none on the
+            # screen is left from the older drawing
+            self._current(w, h)
+            self._key = self._drawn[1] if self._drawn is not None else None
+            if drawn is not None and drawn[0] == (w, h):
+                self.refresh()
         return self._strips.strip(y, self.app.console, base)
 
     def draw(self, width: int, height: int) -> Text:
